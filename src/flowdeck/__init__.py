@@ -1,0 +1,5 @@
+"""Flowdeck: self-hosted workflow automation on PostgreSQL."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

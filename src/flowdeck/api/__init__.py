@@ -1,0 +1,1 @@
+"""The HTTP side of Flowdeck: the app factory and its routes."""

@@ -1,0 +1,128 @@
+"""The `flowdeck` command.
+
+Every error a person can cause or fix (a bad setting, an unreachable database, a
+failing migration) is a FlowdeckError: it is printed as one message and the
+command exits 1, never with a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from flowdeck.config import Settings
+from flowdeck.db.connect import open_database
+from flowdeck.db.migrate import migrate, status
+from flowdeck.db.schema import verify
+from flowdeck.errors import FlowdeckError
+
+app = typer.Typer(
+    help="Flowdeck: workflow automation on PostgreSQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Migrate and inspect the database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+EXIT_FAILURE = 1
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (0: any free one).")] = None,
+) -> None:
+    """Run Flowdeck: migrate the database, then serve the API and UI."""
+    import uvicorn
+
+    from flowdeck.api.app import create_app
+
+    settings = Settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host if host is not None else settings.host,
+        port=port if port is not None else settings.port,
+        log_config=None,
+    )
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply every pending migration (safe to run from many processes at once)."""
+    with open_database(Settings()) as url:
+        applied = migrate(url)
+    if applied:
+        out.print(f"Applied {len(applied)} migration(s): {', '.join(applied)}")
+    else:
+        out.print("The database is up to date; nothing to apply.")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """List applied and pending migration files."""
+    with open_database(Settings()) as url:
+        state = status(url)
+    table = Table()
+    for heading in ("file", "state", "applied at", "duration"):
+        table.add_column(heading, no_wrap=True)
+    for record in state.applied:
+        label = "changed!" if record.filename in state.changed else "applied"
+        if record.filename in state.unknown:
+            label = "unknown to this version!"
+        table.add_row(
+            record.filename,
+            label,
+            record.applied_at.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{record.duration_ms} ms",
+        )
+    for file in state.pending:
+        table.add_row(file.name, "pending", "", "")
+    out.print(table)
+    for problem in state.problems():
+        err.print(f"[red]problem:[/red] {problem}")
+    out.print(f"{len(state.applied)} applied, {len(state.pending)} pending.")
+    if state.changed or state.unknown:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@db_app.command("verify")
+def db_verify() -> None:
+    """Compare the live schema with what the migrations declare; exit 1 on any difference."""
+    with open_database(Settings()) as url:
+        differences = verify(url)
+    if not differences:
+        out.print("The schema matches the migrations.")
+        return
+    for difference in differences:
+        out.print(f"- {difference}", markup=False, highlight=False, soft_wrap=True)
+    err.print(f"{len(differences)} difference(s) between the database and the migrations.")
+    raise typer.Exit(EXIT_FAILURE)
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 (signal API)
+    # Exiting through SystemExit runs atexit and finally blocks, which release the
+    # embedded server; the default action would kill the process and leave it running.
+    raise SystemExit(128 + signum)
+
+
+def main() -> None:
+    """Entry point of the `flowdeck` console script."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        app()
+    except FlowdeckError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_FAILURE)

@@ -1,0 +1,40 @@
+"""Settings, read from the environment (`FLOWDECK_*`) when the app factory or CLI asks.
+
+Nothing here runs at import time: `Settings()` is built by whoever starts Flowdeck,
+so tests and subprocesses each get the environment they were given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory (e.g. ~/.local/share/flowdeck on Linux)."""
+    return platformdirs.user_data_path("flowdeck", appauthor=False)
+
+
+class Settings(BaseSettings):
+    """Everything Flowdeck reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWDECK_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL; when unset, Flowdeck starts its embedded server.",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where Flowdeck keeps its files; the embedded server's data is in pgdata/.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    @property
+    def pgdata_dir(self) -> Path:
+        """The embedded PostgreSQL server's data directory."""
+        return self.data_dir / "pgdata"
