@@ -22,7 +22,9 @@ def flowdeck_env(**settings: str | Path) -> dict[str, str]:
     return env
 
 
-def run_flowdeck(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_flowdeck(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run the CLI to completion and capture what it printed."""
     return subprocess.run(
         [sys.executable, "-m", "flowdeck", *args],
@@ -50,7 +52,11 @@ class ServeProcess:
         self.output: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
-        self.base_url = self.wait_for(self.READY).group(1)
+        try:
+            self.base_url = self.wait_for(self.READY).group(1)
+        except BaseException:
+            self.stop(signal.SIGKILL)
+            raise
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -70,6 +76,7 @@ class ServeProcess:
                     f"no line matched {pattern.pattern!r} in {timeout}s:\n{self.text}"
                 ) from None
             if line is None:
+                self._lines.put(None)  # keep the end marker for drain()
                 raise AssertionError(
                     f"flowdeck serve exited ({self.process.wait()}) before {pattern.pattern!r}:\n"
                     f"{self.text}"
@@ -98,3 +105,5 @@ class ServeProcess:
         """Collect what is left of the output after the process has exited."""
         while (line := self._lines.get(timeout=30)) is not None:
             self.output.append(line)
+        assert self.process.stdout is not None
+        self.process.stdout.close()

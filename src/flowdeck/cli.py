@@ -38,6 +38,8 @@ err = Console(stderr=True)
 
 EXIT_FAILURE = 1
 
+log = logging.getLogger("flowdeck")
+
 
 @app.command()
 def serve(
@@ -50,12 +52,22 @@ def serve(
     from flowdeck.api.app import create_app
 
     settings = Settings()
-    uvicorn.run(
-        create_app(settings),
-        host=host if host is not None else settings.host,
-        port=port if port is not None else settings.port,
-        log_config=None,
-    )
+    with open_database(settings) as url:
+        applied = migrate(url)
+        if applied:
+            out.print(f"Applied {len(applied)} migration(s): {', '.join(applied)}")
+        app = create_app(settings, database_url=url)
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to
+        # the handler that was installed before it. Make that handler a no-op, so that a
+        # requested and completed shutdown exits 0 instead of 143 or "Aborted!".
+        signal.signal(signal.SIGTERM, _stop_already_handled)
+        signal.signal(signal.SIGINT, _stop_already_handled)
+        uvicorn.run(
+            app,
+            host=host if host is not None else settings.host,
+            port=port if port is not None else settings.port,
+            log_config=None,
+        )
 
 
 @db_app.command("migrate")
@@ -109,6 +121,10 @@ def db_verify() -> None:
         out.print(f"- {difference}", markup=False, highlight=False, soft_wrap=True)
     err.print(f"{len(differences)} difference(s) between the database and the migrations.")
     raise typer.Exit(EXIT_FAILURE)
+
+
+def _stop_already_handled(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 (signal API)
+    log.info("stopped by signal %d", signum)
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 (signal API)

@@ -4,11 +4,12 @@ updated_at triggers; and ours on users."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from uuid import UUID
 
 import psycopg
 import pytest
-from psycopg import errors
+from psycopg import errors, sql
 
 
 @pytest.fixture
@@ -20,14 +21,22 @@ def conn(db_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
 Conn = psycopg.Connection[tuple[object, ...]]
 
 
-def _one(conn: Conn, sql: str, *params: object) -> object:
-    row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+def _one(conn: Conn, statement: str | sql.Composed, *params: object) -> Any:
+    """The first column of the only row a statement returns."""
+    row = conn.execute(statement, params).fetchone()
     assert row is not None
     return row[0]
 
 
+def _new_id(conn: Conn, statement: str, *params: object) -> UUID:
+    """Run an INSERT ... RETURNING id and return the new row's UUID."""
+    new_id = _one(conn, statement, *params)
+    assert isinstance(new_id, UUID)
+    return new_id
+
+
 def _user(conn: Conn, email: str = "ada@example.com") -> UUID:
-    return _one(conn, "INSERT INTO users (email) VALUES (%s) RETURNING id", email)  # type: ignore[return-value]
+    return _new_id(conn, "INSERT INTO users (email) VALUES (%s) RETURNING id", email)
 
 
 def _template(conn: Conn, template_id: str = "uptime-check") -> str:
@@ -39,7 +48,7 @@ def _template(conn: Conn, template_id: str = "uptime-check") -> str:
 
 
 def _workflow(conn: Conn, user_id: UUID, template_id: str | None = None) -> UUID:
-    return _one(  # type: ignore[return-value]
+    return _new_id(
         conn,
         "INSERT INTO user_workflows (user_id, template_id, name, definition) "
         "VALUES (%s, %s, 'Check my site', '{\"steps\": []}') RETURNING id",
@@ -48,8 +57,10 @@ def _workflow(conn: Conn, user_id: UUID, template_id: str | None = None) -> UUID
     )
 
 
-def _execution(conn: Conn, user_id: UUID, *, template_id: str | None, workflow_id: UUID | None) -> UUID:
-    return _one(  # type: ignore[return-value]
+def _execution(
+    conn: Conn, user_id: UUID, *, template_id: str | None, workflow_id: UUID | None
+) -> UUID:
+    return _new_id(
         conn,
         "INSERT INTO workflow_executions (user_id, template_id, user_workflow_id) "
         "VALUES (%s, %s, %s) RETURNING id",
@@ -60,7 +71,8 @@ def _execution(conn: Conn, user_id: UUID, *, template_id: str | None, workflow_i
 
 
 def _count(conn: Conn, table: str) -> int:
-    return _one(conn, f"SELECT count(*) FROM {table}")  # type: ignore[return-value]  # noqa: S608 (fixed names)
+    count: int = _one(conn, sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+    return count
 
 
 def test_deleting_a_user_deletes_their_workflows_and_executions(conn: Conn) -> None:
@@ -116,19 +128,31 @@ def test_a_workflow_of_a_missing_template_or_user_is_refused(conn: Conn) -> None
 def test_updated_at_moves_on_update(conn: Conn, table: str) -> None:
     user = _user(conn)
     template = _template(conn)
-    row_id = {"users": user, "workflow_templates": template, "user_workflows": _workflow(conn, user)}[table]
+    row_id = {
+        "users": user,
+        "workflow_templates": template,
+        "user_workflows": _workflow(conn, user),
+    }[table]
+    name = sql.Identifier(table)
+    column = sql.Identifier("email" if table == "users" else "name")
     # Backdate the row with the triggers off, so that a moved updated_at is unmistakable.
-    conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-    conn.execute(f"UPDATE {table} SET updated_at = '2001-01-01 00:00:00+00' WHERE id = %s", (row_id,))  # noqa: S608
-    conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
-    column = "email" if table == "users" else "name"
-    conn.execute(f"UPDATE {table} SET {column} = {column} || 'x' WHERE id = %s", (row_id,))  # noqa: S608
-    moved = _one(
-        conn,
-        f"SELECT updated_at > now() - interval '1 minute' FROM {table} WHERE id = %s",  # noqa: S608
-        row_id,
+    conn.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(name))
+    conn.execute(
+        sql.SQL("UPDATE {} SET updated_at = '2001-01-01 00:00:00+00' WHERE id = %s").format(name),
+        (row_id,),
     )
-    assert moved is True
+    conn.execute(sql.SQL("ALTER TABLE {} ENABLE TRIGGER USER").format(name))
+    conn.execute(
+        sql.SQL("UPDATE {} SET {} = {} || 'x' WHERE id = %s").format(name, column, column),
+        (row_id,),
+    )
+    moved = conn.execute(
+        sql.SQL("SELECT updated_at > now() - interval '1 minute' FROM {} WHERE id = %s").format(
+            name
+        ),
+        (row_id,),
+    ).fetchone()
+    assert moved == (True,)
 
 
 def test_user_email_is_unique_ignoring_case(conn: Conn) -> None:

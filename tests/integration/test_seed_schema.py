@@ -96,9 +96,7 @@ def test_seed_tables_have_exactly_the_seed_columns(db_url: str) -> None:
 def test_seed_index_exists(db_url: str, index: str, where: tuple[str, str]) -> None:
     table, columns = where
     with psycopg.connect(db_url) as conn:
-        row = conn.execute(
-            "SELECT pg_get_indexdef(%s::regclass)", (index,)
-        ).fetchone()
+        row = conn.execute("SELECT pg_get_indexdef(%s::regclass)", (index,)).fetchone()
     assert row is not None
     assert row[0] == f"CREATE INDEX {index} ON public.{table} USING btree {columns}"
 
@@ -125,7 +123,7 @@ def test_seed_foreign_keys_and_their_delete_rules(
 
 def test_primary_keys_and_the_source_check(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
-        keys = dict(
+        keys: dict[str, str] = dict(
             conn.execute(
                 "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
                 "WHERE contype = 'p' AND conrelid::regclass::text IN "

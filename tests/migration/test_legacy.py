@@ -38,7 +38,9 @@ def test_the_fixture_is_the_pre_seed_shape(legacy_url: str) -> None:
             "SELECT attnotnull FROM pg_attribute "
             "WHERE attrelid = 'workflow_executions'::regclass AND attname = 'template_id'"
         ).fetchone()
-        missing = conn.execute("SELECT to_regclass('user_workflows'), to_regclass('workflow_templates')").fetchone()
+        missing = conn.execute(
+            "SELECT to_regclass('user_workflows'), to_regclass('workflow_templates')"
+        ).fetchone()
     assert notnull == (True,)
     assert missing == (None, None)
     assert len(_rows(legacy_url, EXECUTIONS)) == 5

@@ -9,7 +9,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from flowdeck.db.migrate import MigrationError, load_migrations, migrate, packaged_migrations, status
+from flowdeck.db.migrate import (
+    MigrationError,
+    load_migrations,
+    migrate,
+    packaged_migrations,
+    status,
+)
 from flowdeck.db.schema import snapshot, verify
 from tests.helpers import flowdeck_env, run_flowdeck
 
@@ -27,7 +33,9 @@ def _copy_migrations(tmp_path: Path) -> Path:
 
 def _recorded(url: str) -> list[tuple[str, str]]:
     with psycopg.connect(url) as conn:
-        rows = conn.execute("SELECT filename, checksum FROM schema_migrations ORDER BY 1").fetchall()
+        rows = conn.execute(
+            "SELECT filename, checksum FROM schema_migrations ORDER BY 1"
+        ).fetchall()
     return [(str(name), str(checksum)) for name, checksum in rows]
 
 
@@ -79,22 +87,32 @@ def test_a_broken_migration_leaves_no_trace_and_says_where_it_broke(
     assert "900_broken.sql" not in dict(_recorded(empty_db_url))
 
 
-def test_a_file_changed_after_it_was_applied_stops_the_runner(empty_db_url: str, tmp_path: Path) -> None:
+def test_a_file_changed_after_it_was_applied_stops_the_runner(
+    empty_db_url: str, tmp_path: Path
+) -> None:
     folder = _copy_migrations(tmp_path)
     migrate(empty_db_url, load_migrations(folder))
     edited = folder / "003_workflow_templates.sql"
-    edited.write_text(edited.read_text(encoding="utf-8") + "\n-- an innocent edit\n", encoding="utf-8")
+    edited.write_text(
+        edited.read_text(encoding="utf-8") + "\n-- an innocent edit\n", encoding="utf-8"
+    )
     (folder / "900_next.sql").write_text("CREATE TABLE next_one (id integer);\n", encoding="utf-8")
-    with pytest.raises(MigrationError, match=r"003_workflow_templates\.sql was changed after it was applied"):
+    with pytest.raises(
+        MigrationError, match=r"003_workflow_templates\.sql was changed after it was applied"
+    ):
         migrate(empty_db_url, load_migrations(folder))
     assert "900_next.sql" not in dict(_recorded(empty_db_url))  # nothing after the refusal
 
 
 def test_a_database_newer_than_this_version_is_refused(empty_db_url: str, tmp_path: Path) -> None:
     folder = _copy_migrations(tmp_path)
-    (folder / "900_from_the_future.sql").write_text("CREATE TABLE future (id int);\n", encoding="utf-8")
+    (folder / "900_from_the_future.sql").write_text(
+        "CREATE TABLE future (id int);\n", encoding="utf-8"
+    )
     migrate(empty_db_url, load_migrations(folder))
-    with pytest.raises(MigrationError, match="900_from_the_future.sql is applied in the database but"):
+    with pytest.raises(
+        MigrationError, match=r"900_from_the_future\.sql is applied in the database but"
+    ):
         migrate(empty_db_url)
 
 
@@ -151,4 +169,3 @@ def test_status_cli_flags_a_changed_file(empty_db_url: str) -> None:
     assert result.returncode == 1
     assert "changed!" in result.stdout
     assert f"{ALL_FILES[3]} was changed after it was applied" in result.stderr.replace("\n", " ")
-

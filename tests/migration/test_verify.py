@@ -27,12 +27,14 @@ def test_a_dropped_index_and_a_changed_column_type_are_reported(db_url: str) -> 
     reported = [str(difference) for difference in verify(db_url)]
     assert reported == [
         "column workflow_templates.name: type is 'text', expected 'character varying(255)'",
-        "index idx_user_workflows_category: missing (expected definition "
-        "'CREATE INDEX idx_user_workflows_category ON public.user_workflows USING btree (category)')",
+        "index idx_user_workflows_category: missing (expected definition 'CREATE INDEX "
+        "idx_user_workflows_category ON public.user_workflows USING btree (category)')",
     ]
 
 
-def test_nullability_defaults_delete_rules_triggers_and_extra_tables_are_reported(db_url: str) -> None:
+def test_nullability_defaults_delete_rules_triggers_and_extra_tables_are_reported(
+    db_url: str,
+) -> None:
     _alter(
         db_url,
         "ALTER TABLE user_workflows ALTER COLUMN name DROP NOT NULL",
@@ -46,7 +48,9 @@ def test_nullability_defaults_delete_rules_triggers_and_extra_tables_are_reporte
     reported = "\n".join(str(difference) for difference in verify(db_url))
     assert "column user_workflows.name: nullable is 'NULL', expected 'NOT NULL'" in reported
     assert "column user_workflows.execution_count: default is '1', expected '0'" in reported
-    assert "user_workflows_template_id_fkey: on delete is 'CASCADE', expected 'SET NULL'" in reported
+    assert (
+        "user_workflows_template_id_fkey: on delete is 'CASCADE', expected 'SET NULL'" in reported
+    )
     assert "trigger workflow_templates.update_workflow_templates_updated_at: missing" in reported
     assert "table scratch_notes: not declared by any migration" in reported
 

@@ -21,7 +21,9 @@ def test_database_url_and_data_dir_come_from_the_environment(
     assert settings.pgdata_dir == tmp_path / "pgdata"
 
 
-def test_defaults_are_the_embedded_server_in_the_user_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_are_the_embedded_server_in_the_user_data_dir(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("FLOWDECK_DATABASE_URL", raising=False)
     monkeypatch.delenv("FLOWDECK_DATA_DIR", raising=False)
     settings = Settings()

@@ -26,19 +26,25 @@ def test_a_platform_without_the_wheel_is_told_to_set_the_database_url(
 def test_a_data_dir_that_is_a_file_is_refused_by_name(tmp_path: Path) -> None:
     not_a_dir = tmp_path / "data"
     not_a_dir.write_text("oops")
-    with pytest.raises(ConfigError, match=f"{not_a_dir} exists but is not a directory.*FLOWDECK_DATA_DIR"):
+    with pytest.raises(
+        ConfigError, match=f"{not_a_dir} exists but is not a directory.*FLOWDECK_DATA_DIR"
+    ):
         prepare_data_dir(not_a_dir)
 
 
 def test_a_data_dir_below_a_file_cannot_be_created(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
-    with pytest.raises(ConfigError, match="Cannot create the data directory .*FLOWDECK_DATA_DIR"):
+    with pytest.raises(ConfigError, match=r"Cannot create the data directory .*FLOWDECK_DATA_DIR"):
         prepare_data_dir(tmp_path / "file" / "data")
 
 
 def test_pids_of_dead_processes_are_pruned_from_the_handle_list(tmp_path: Path) -> None:
-    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True)
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_pid = int(finished.stdout)
     live_pid = os.getpid()
     handles = tmp_path / ".handle_pids.json"

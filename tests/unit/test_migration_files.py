@@ -51,7 +51,8 @@ def test_a_dollar_quoted_function_body_stays_one_statement() -> None:
 def test_statements_know_their_number_and_the_line_their_code_starts_on() -> None:
     file = MigrationFile(
         "009_x.sql",
-        "-- header comment\nCREATE TABLE a (id int);\n\n-- why\nINSERT INTO a VALUES (1);\n-- end\n",
+        "-- header comment\nCREATE TABLE a (id int);\n\n"
+        "-- why\nINSERT INTO a VALUES (1);\n-- end\n",
     )
     assert [(s.number, s.line) for s in file.statements] == [(1, 2), (2, 5)]
     assert file.statements[1].sql.strip().endswith("INSERT INTO a VALUES (1);")
@@ -59,7 +60,9 @@ def test_statements_know_their_number_and_the_line_their_code_starts_on() -> Non
 
 def test_checksum_is_the_sha256_of_the_text() -> None:
     assert MigrationFile("a.sql", "SELECT 1;").checksum == hashlib.sha256(b"SELECT 1;").hexdigest()
-    assert MigrationFile("a.sql", "SELECT 1;").checksum != MigrationFile("a.sql", "SELECT 2;").checksum
+    assert (
+        MigrationFile("a.sql", "SELECT 1;").checksum != MigrationFile("a.sql", "SELECT 2;").checksum
+    )
 
 
 def _applied(file: MigrationFile, checksum: str | None = None) -> AppliedMigration:

@@ -24,7 +24,9 @@ def test_a_name_defined_twice_is_an_error_naming_the_file() -> None:
 
 def test_every_packaged_query_file_loads() -> None:
     folder = resources.files("flowdeck.db").joinpath("queries")
-    groups = [entry.name.removesuffix(".sql") for entry in folder.iterdir() if entry.name.endswith(".sql")]
+    groups = [
+        entry.name.removesuffix(".sql") for entry in folder.iterdir() if entry.name.endswith(".sql")
+    ]
     assert "migrations" in groups
     for group in groups:
         text = folder.joinpath(f"{group}.sql").read_text(encoding="utf-8")

@@ -25,19 +25,26 @@ from flowdeck.db.migrate import load_migrations, migrate
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the ASGI app; settings are read from the environment when not given."""
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+    """Build the ASGI app; settings are read from the environment when not given.
+
+    With `database_url` the caller owns the database (started and migrated it, as
+    `flowdeck serve` does); without it the app's lifespan opens the database from
+    the settings and applies pending migrations itself.
+    """
     settings = settings if settings is not None else Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            database = open_database(settings)
-            url = await asyncio.to_thread(database.__enter__)
-            stack.push_async_callback(asyncio.to_thread, database.__exit__, None, None, None)
-            applied = await asyncio.to_thread(migrate, url)
-            if applied:
-                log.info("applied migrations: %s", ", ".join(applied))
+            url = database_url
+            if url is None:
+                database = open_database(settings)
+                url = await asyncio.to_thread(database.__enter__)
+                stack.push_async_callback(asyncio.to_thread, database.__exit__, None, None, None)
+                applied = await asyncio.to_thread(migrate, url)
+                if applied:
+                    log.info("applied migrations: %s", ", ".join(applied))
             pool = AsyncConnectionPool(url, min_size=1, max_size=10, open=False)
             await pool.open(wait=True, timeout=30)
             stack.push_async_callback(pool.close)

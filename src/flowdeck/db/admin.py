@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import TupleRow
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import TupleRow
 
 from flowdeck.errors import DatabaseUnavailableError
 

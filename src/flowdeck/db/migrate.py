@@ -167,9 +167,7 @@ def migrate(url: str, files: list[MigrationFile] | None = None) -> list[str]:
         try:
             state = compare(read_applied(conn), files)
             if state.changed or state.unknown:
-                raise MigrationError(
-                    "Refusing to migrate: " + "; ".join(state.problems()) + "."
-                )
+                raise MigrationError("Refusing to migrate: " + "; ".join(state.problems()) + ".")
             for file in state.pending:
                 _apply(conn, file)
             return [file.name for file in state.pending]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib import resources
-from typing import LiteralString, cast
 
 from psycopg import sql
 
@@ -43,4 +42,4 @@ def query(group: str, name: str) -> sql.SQL:
     except KeyError:
         raise KeyError(f"no query {name!r} in queries/{group}.sql") from None
     # The text comes from our own package files, never from input.
-    return sql.SQL(cast(LiteralString, text))
+    return sql.SQL(text)
