@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from datetime import UTC
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, NoReturn
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from flowdeck.config import Settings
+from flowdeck.config import load_settings
 from flowdeck.db.connect import open_database
 from flowdeck.db.migrate import migrate, status
 from flowdeck.db.schema import verify
@@ -33,8 +35,9 @@ app = typer.Typer(
 db_app = typer.Typer(help="Migrate and inspect the database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-out = Console()
-err = Console(stderr=True)
+# Piped output is read by scripts and people alike: don't cut table cells at 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 EXIT_FAILURE = 1
 
@@ -46,12 +49,12 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (0: any free one).")] = None,
 ) -> None:
-    """Run Flowdeck: migrate the database, then serve the API and UI."""
+    """Run Flowdeck: migrate the database, then serve HTTP (health probes for now)."""
     import uvicorn
 
     from flowdeck.api.app import create_app
 
-    settings = Settings()
+    settings = load_settings()
     with open_database(settings) as url:
         applied = migrate(url)
         if applied:
@@ -73,7 +76,7 @@ def serve(
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply every pending migration (safe to run from many processes at once)."""
-    with open_database(Settings()) as url:
+    with open_database(load_settings()) as url:
         applied = migrate(url)
     if applied:
         out.print(f"Applied {len(applied)} migration(s): {', '.join(applied)}")
@@ -84,35 +87,37 @@ def db_migrate() -> None:
 @db_app.command("status")
 def db_status() -> None:
     """List applied and pending migration files."""
-    with open_database(Settings()) as url:
+    with open_database(load_settings()) as url:
         state = status(url)
     table = Table()
-    for heading in ("file", "state", "applied at", "duration"):
+    for heading in ("file", "state", "applied at (UTC)", "duration"):
         table.add_column(heading, no_wrap=True)
     for record in state.applied:
         label = "changed!" if record.filename in state.changed else "applied"
         if record.filename in state.unknown:
-            label = "unknown to this version!"
+            label = "from a newer version"
         table.add_row(
             record.filename,
             label,
-            record.applied_at.strftime("%Y-%m-%d %H:%M:%S"),
+            record.applied_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             f"{record.duration_ms} ms",
         )
     for file in state.pending:
         table.add_row(file.name, "pending", "", "")
     out.print(table)
     for problem in state.problems():
-        err.print(f"[red]problem:[/red] {problem}")
+        err.print(f"[red]problem:[/red] {escape(problem)}", soft_wrap=True)
+    for warning in state.warnings():
+        err.print(f"[yellow]note:[/yellow] {escape(warning)}", soft_wrap=True)
     out.print(f"{len(state.applied)} applied, {len(state.pending)} pending.")
-    if state.changed or state.unknown:
+    if state.changed:
         raise typer.Exit(EXIT_FAILURE)
 
 
 @db_app.command("verify")
 def db_verify() -> None:
     """Compare the live schema with what the migrations declare; exit 1 on any difference."""
-    with open_database(Settings()) as url:
+    with open_database(load_settings()) as url:
         differences = verify(url)
     if not differences:
         out.print("The schema matches the migrations.")
@@ -142,5 +147,13 @@ def main() -> None:
     try:
         app()
     except FlowdeckError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(EXIT_FAILURE)
+        _fail(str(exc))
+    except psycopg.Error as exc:
+        # A database error no layer above expected (a lost connection mid-command, a
+        # permission missing): say what PostgreSQL said, without a stack trace.
+        _fail(f"database error: {exc.diag.message_primary or str(exc).strip()}")
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(EXIT_FAILURE)

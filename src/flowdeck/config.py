@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from flowdeck.errors import ConfigError
 
 
 def default_data_dir() -> Path:
@@ -38,3 +40,16 @@ class Settings(BaseSettings):
     def pgdata_dir(self) -> Path:
         """The embedded PostgreSQL server's data directory."""
         return self.data_dir / "pgdata"
+
+
+def load_settings() -> Settings:
+    """Build the settings, turning a bad value into an error that names the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"FLOWDECK_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            f" (got {error['input']!r})"
+            for error in exc.errors()
+        )
+        raise ConfigError(f"Invalid setting: {problems}") from exc

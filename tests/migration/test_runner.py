@@ -104,16 +104,23 @@ def test_a_file_changed_after_it_was_applied_stops_the_runner(
     assert "900_next.sql" not in dict(_recorded(empty_db_url))  # nothing after the refusal
 
 
-def test_a_database_newer_than_this_version_is_refused(empty_db_url: str, tmp_path: Path) -> None:
+def test_a_database_migrated_by_a_newer_version_is_reported_not_refused(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    # In a rolling deploy the new version migrates first; the old processes must still start.
     folder = _copy_migrations(tmp_path)
     (folder / "900_from_the_future.sql").write_text(
         "CREATE TABLE future (id int);\n", encoding="utf-8"
     )
     migrate(empty_db_url, load_migrations(folder))
-    with pytest.raises(
-        MigrationError, match=r"900_from_the_future\.sql is applied in the database but"
-    ):
-        migrate(empty_db_url)
+    assert migrate(empty_db_url) == []
+    state = status(empty_db_url)
+    assert state.current
+    assert state.unknown == ["900_from_the_future.sql"]
+    result = run_flowdeck("db", "status", env=flowdeck_env(database_url=empty_db_url))
+    assert result.returncode == 0
+    assert "from a newer version" in result.stdout
+    assert "900_from_the_future.sql was applied by a newer version" in result.stderr
 
 
 def test_eight_concurrent_migrate_commands_apply_each_file_once(empty_db_url: str) -> None:
@@ -147,6 +154,16 @@ def test_cli_status_then_migrate_then_verify(empty_db_url: str) -> None:
     verified = run_flowdeck("db", "verify", env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "The schema matches the migrations." in verified.stdout
+
+
+def test_cli_reports_a_bad_setting_by_its_variable_name() -> None:
+    env = flowdeck_env(database_url="postgresql://postgres@127.0.0.1:9/x", port="eighty")
+    result = run_flowdeck("serve", env=env)
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert "error: Invalid setting: FLOWDECK_PORT:" in message
+    assert "(got 'eighty')" in message
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_cli_reports_an_unreachable_database_without_a_traceback() -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from flowdeck.config import Settings
+from flowdeck.config import Settings, load_settings
+from flowdeck.errors import ConfigError
 
 
 def test_database_url_and_data_dir_come_from_the_environment(
@@ -39,3 +40,9 @@ def test_settings_read_the_environment_each_time_they_are_built(
     first = Settings()
     monkeypatch.setenv("FLOWDECK_PORT", "9002")
     assert (first.port, Settings().port) == (9001, 9002)
+
+
+def test_a_bad_value_is_an_error_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWDECK_PORT", "eighty")
+    with pytest.raises(ConfigError, match=r"FLOWDECK_PORT: .*integer.*\(got 'eighty'\)"):
+        load_settings()

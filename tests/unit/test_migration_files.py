@@ -77,9 +77,21 @@ def test_compare_sorts_files_into_pending_changed_and_unknown() -> None:
     assert state.changed == ["002_f.sql"]
     assert state.unknown == ["000_gone.sql"]
     assert not state.current
-    problems = " ".join(state.problems())
-    assert "002_f.sql was changed after it was applied" in problems
-    assert "000_gone.sql is applied in the database but this version" in problems
+    assert state.problems() == [
+        "002_f.sql was changed after it was applied (its checksum differs); restore the file, "
+        "or add a new migration instead of editing an applied one"
+    ]
+    assert state.warnings() == [
+        "000_gone.sql was applied by a newer version of Flowdeck than this one"
+    ]
+
+
+def test_files_applied_by_a_newer_version_leave_the_database_current() -> None:
+    files = load_migrations()
+    newer = MigrationFile("999_newer.sql", "SELECT 1;")
+    state = compare([_applied(file) for file in [*files, newer]], files)
+    assert state.current
+    assert state.unknown == ["999_newer.sql"]
 
 
 def test_compare_reports_current_when_everything_matches() -> None:

@@ -27,6 +27,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import psutil
+
 from flowdeck.errors import ConfigError, DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
@@ -98,13 +100,8 @@ def prune_dead_handles(pgdata: Path) -> list[int]:
 
 
 def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True
+    # psutil rather than os.kill(pid, 0), which on Windows would send CTRL_C_EVENT.
+    return bool(psutil.pid_exists(pid))
 
 
 class EmbeddedPostgres:

@@ -5,7 +5,8 @@
   database as it was before that file and the error names the file, the statement
   (number and line) and PostgreSQL's message.
 - Each applied file is recorded with its SHA-256; a file changed after it was
-  applied, or an applied file this version does not know, stops the runner.
+  applied stops the runner. Files applied by a newer version are reported, not
+  refused, so that old and new processes can overlap in a rolling deploy.
 - A database that already has some of the tables (the legacy application's) is
   adopted: the files are written with IF NOT EXISTS / DROP ... IF EXISTS.
 """
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +32,8 @@ from flowdeck.db.queries import query
 from flowdeck.errors import FlowdeckError
 
 Q = "migrations"
+
+log = logging.getLogger(__name__)
 
 
 class MigrationError(FlowdeckError):
@@ -96,21 +100,26 @@ class MigrationStatus:
 
     @property
     def current(self) -> bool:
-        return not (self.pending or self.changed or self.unknown)
+        """Every file this version ships is applied, unchanged.
+
+        Files applied by a newer version (`unknown`) do not make the database stale:
+        during a rolling deploy the old processes keep running beside the new ones.
+        """
+        return not (self.pending or self.changed)
 
     def problems(self) -> list[str]:
         """What stops the runner, one sentence each."""
         return [
-            *(
-                f"{name} was changed after it was applied (its checksum differs); "
-                "restore the file, or add a new migration instead of editing an applied one"
-                for name in self.changed
-            ),
-            *(
-                f"{name} is applied in the database but this version of Flowdeck does not "
-                "have it; upgrade Flowdeck to the version that wrote this database"
-                for name in self.unknown
-            ),
+            f"{name} was changed after it was applied (its checksum differs); "
+            "restore the file, or add a new migration instead of editing an applied one"
+            for name in self.changed
+        ]
+
+    def warnings(self) -> list[str]:
+        """What a person should know but that stops nothing."""
+        return [
+            f"{name} was applied by a newer version of Flowdeck than this one"
+            for name in self.unknown
         ]
 
 
@@ -166,8 +175,10 @@ def migrate(url: str, files: list[MigrationFile] | None = None) -> list[str]:
         conn.execute(query(Q, "lock"))
         try:
             state = compare(read_applied(conn), files)
-            if state.changed or state.unknown:
+            if state.changed:
                 raise MigrationError("Refusing to migrate: " + "; ".join(state.problems()) + ".")
+            for warning in state.warnings():
+                log.warning("%s", warning)
             for file in state.pending:
                 _apply(conn, file)
             return [file.name for file in state.pending]

@@ -22,7 +22,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=None)
 async def readyz(request: Request) -> dict[str, Any] | JSONResponse:
-    """The database answers and every migration this version ships is applied."""
+    """The database answers and every migration this version ships is applied, unchanged."""
     try:
         state = await asyncio.to_thread(
             status, request.app.state.database_url, request.app.state.migrations
@@ -32,7 +32,10 @@ async def readyz(request: Request) -> dict[str, Any] | JSONResponse:
     if not state.current:
         reasons = [f"{file.name} is not applied" for file in state.pending] + state.problems()
         return _unready("; ".join(reasons))
-    return {"status": "ready", "migrations": len(state.applied)}
+    ready: dict[str, Any] = {"status": "ready", "migrations": len(state.applied)}
+    if state.unknown:
+        ready["newer_migrations"] = state.unknown
+    return ready
 
 
 def _unready(reason: str) -> JSONResponse:
