@@ -114,3 +114,16 @@ def test_two_processes_share_one_server(tmp_path: Path) -> None:
     assert still_running == postmaster, "a second process's exit stopped the shared server"
     assert ready.status_code == 200
     assert os.path.exists(data_dir / "pgdata" / "PG_VERSION")
+
+
+def test_a_socket_outside_the_data_dir_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Unix socket names are limited to ~107 bytes: a long path pushes the socket elsewhere.
+    data_dir = tmp_path / ("long-" * 12) / "data"
+    embedded = EmbeddedPostgres(data_dir)
+    with caplog.at_level("WARNING", logger="flowdeck.db.embedded"):
+        embedded.start()
+    embedded.stop()
+    assert "the embedded server's socket is in" in caplog.text
+    assert "Use a shorter FLOWDECK_DATA_DIR" in caplog.text

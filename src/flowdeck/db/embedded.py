@@ -129,7 +129,22 @@ class EmbeddedPostgres:
                 f"The embedded PostgreSQL server in {self.pgdata} did not start "
                 f"({type(exc).__name__}: {exc}). Its log is {self.pgdata / 'log'}."
             ) from exc
+        self._warn_if_socket_outside_pgdata()
         return uri
+
+    def _warn_if_socket_outside_pgdata(self) -> None:
+        # The server trusts every local connection; inside pgdata (mode 0700) the socket is
+        # private, but a long pgdata path makes the library put it in a shared directory.
+        lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
+        socket_dir = Path(lines[4]) if len(lines) > 4 and lines[4] else None
+        if socket_dir is not None and socket_dir.resolve() != self.pgdata.resolve():
+            log.warning(
+                "the embedded server's socket is in %s, not in %s (the data directory's path is "
+                "too long for a socket name); other local users may reach it. Use a shorter "
+                "FLOWDECK_DATA_DIR to keep it private.",
+                socket_dir,
+                self.pgdata,
+            )
 
     def stop(self) -> None:
         """Release this process's handle; the server stops when no other process holds one."""
