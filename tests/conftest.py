@@ -8,13 +8,17 @@ server; otherwise an embedded server is started in a temporary directory.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 
+from flowdeck.catalog.sync import sync_builtin_templates
 from flowdeck.db import admin
 from flowdeck.db.embedded import EmbeddedPostgres
 from flowdeck.db.migrate import migrate
@@ -41,12 +45,20 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def template_database(server_url: str) -> Iterator[str]:
-    """The name of a database migrated once per session, to be copied per test."""
+    """The name of a database migrated (and given the built-in catalog) once per session,
+    to be copied per test."""
     name = f"{SESSION_PREFIX}_template"
     admin.drop_database(server_url, name)
-    migrate(admin.create_database(server_url, name))
+    url = admin.create_database(server_url, name)
+    migrate(url)
+    asyncio.run(_sync_catalog(url))
     yield name
     admin.drop_database(server_url, name)
+
+
+async def _sync_catalog(url: str) -> None:
+    async with await AsyncConnection.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        await sync_builtin_templates(conn)
 
 
 DatabaseFactory = Callable[[str], str]

@@ -7,24 +7,34 @@ command exits 1, never with a stack trace.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import sys
-from datetime import UTC
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import psycopg
 import typer
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
 from rich.console import Console
 from rich.markup import escape
+from rich.panel import Panel
 from rich.table import Table
 
+from flowdeck.catalog.sync import sync_builtin_templates
 from flowdeck.config import load_settings
 from flowdeck.db.connect import open_database
 from flowdeck.db.migrate import migrate, status
 from flowdeck.db.schema import verify
-from flowdeck.errors import FlowdeckError
+from flowdeck.engine.durations import parse_duration
+from flowdeck.errors import ConfigError, FlowdeckError
+from flowdeck.users import credentials, service
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Flowdeck: workflow automation on PostgreSQL.",
@@ -34,6 +44,16 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Migrate and inspect the database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+users_app = typer.Typer(
+    help="Manage user accounts (works on the database directly).", no_args_is_help=True
+)
+app.add_typer(users_app, name="users")
+tokens_app = typer.Typer(
+    help="Manage API tokens (works on the database directly).", no_args_is_help=True
+)
+app.add_typer(tokens_app, name="tokens")
+templates_app = typer.Typer(help="The template catalog.", no_args_is_help=True)
+app.add_typer(templates_app, name="templates")
 
 # Piped output is read by scripts and people alike: don't cut table cells at 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -59,6 +79,7 @@ def serve(
         applied = migrate(url)
         if applied:
             out.print(f"Applied {len(applied)} migration(s): {', '.join(applied)}")
+        asyncio.run(_prepare_instance(url))
         app = create_app(settings, database_url=url)
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to
         # the handler that was installed before it. Make that handler a no-op, so that a
@@ -71,6 +92,108 @@ def serve(
             port=port if port is not None else settings.port,
             log_config=None,
         )
+
+
+async def _prepare_instance(url: str) -> None:
+    """What `serve` does before it listens: sync the catalog, and on a database with no
+    users create the first admin and print its login, once."""
+    async with await _connect(url) as conn:
+        synced = await sync_builtin_templates(conn)
+        admin = await service.bootstrap_admin(conn)
+    if synced.inserted or synced.updated:
+        out.print(f"Template catalog: {len(synced.inserted)} added, {len(synced.updated)} updated.")
+    if admin is not None:
+        out.print(
+            Panel(
+                f"Email:     {admin.email}\n"
+                f"Password:  {admin.password}\n"
+                f"API token: {admin.token}\n\n"
+                "Shown this once: keep them now. Make more with "
+                "`flowdeck users create` and `flowdeck tokens create`.",
+                title="First start: an administrator was created",
+                expand=False,
+            ),
+            soft_wrap=True,
+        )
+
+
+async def _connect(url: str) -> AsyncConnection[DictRow]:
+    return await AsyncConnection.connect(url, autocommit=True, row_factory=dict_row)
+
+
+def _run(work: Callable[[AsyncConnection[DictRow]], Awaitable[T]]) -> T:
+    """Run async database work from a command, on the configured database."""
+
+    async def main(url: str) -> T:
+        async with await _connect(url) as conn:
+            return await work(conn)
+
+    with open_database(load_settings()) as url:
+        return asyncio.run(main(url))
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="The login; unique, ignoring case.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="Make an administrator.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a user. Without --password-stdin a random password is made and printed."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else credentials.new_password()
+    if not password:
+        raise ConfigError("The password read from standard input is empty.")
+    user = _run(
+        lambda conn: service.create_user(
+            conn, email, display_name=name, password=password, is_admin=admin
+        )
+    )
+    out.print(f"Created {'administrator' if user.is_admin else 'user'} {user.email} ({user.id}).")
+    if not password_stdin:
+        out.print(f"Password: {password}", highlight=False)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    email: Annotated[str, typer.Option(help="Whose token.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    expires: Annotated[
+        str | None, typer.Option(help="Lifetime, e.g. 30d, 12h, 90m; none: never expires.")
+    ] = None,
+) -> None:
+    """Create an API token and print it (it is shown this once)."""
+    lifetime = _parse_lifetime(expires) if expires else None
+
+    async def create(conn: AsyncConnection[DictRow]) -> service.IssuedToken:
+        user = await service.user_by_email(conn, email)
+        expires_at = datetime.now(UTC) + lifetime if lifetime else None
+        return await service.create_token(conn, user, name, expires_at=expires_at)
+
+    issued = _run(create)
+    print(issued.token)  # plain stdout, so that scripts can capture it
+    err.print(f"Token {issued.row['prefix']}… for {email}; it is shown this once.")
+
+
+def _parse_lifetime(text: str) -> timedelta:
+    try:
+        lifetime = parse_duration(text)
+    except ValueError as exc:
+        raise ConfigError(f"--expires {text!r}: {exc}") from None
+    if lifetime.total_seconds() <= 0:
+        raise ConfigError(f"--expires {text!r}: must be longer than zero.")
+    return lifetime
+
+
+@templates_app.command("sync")
+def templates_sync() -> None:
+    """Add and update the built-in templates (usage counts are kept)."""
+    result = _run(sync_builtin_templates)
+    out.print(
+        f"Templates: {len(result.inserted)} added, {len(result.updated)} updated, "
+        f"{len(result.unchanged)} unchanged."
+    )
 
 
 @db_app.command("migrate")

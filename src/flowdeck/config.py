@@ -35,6 +35,16 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8080
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs session cookies; when unset, a key kept in the database is used.",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Larger request bodies are answered 413."
+    )
+    cookie_secure: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
+    )
 
     @property
     def pgdata_dir(self) -> Path:

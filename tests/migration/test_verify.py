@@ -22,11 +22,11 @@ def test_a_dropped_index_and_a_changed_column_type_are_reported(db_url: str) -> 
     _alter(
         db_url,
         "DROP INDEX idx_user_workflows_category",
-        "ALTER TABLE workflow_templates ALTER COLUMN name TYPE TEXT",
+        "ALTER TABLE user_workflows ALTER COLUMN description TYPE VARCHAR(500)",
     )
     reported = [str(difference) for difference in verify(db_url)]
     assert reported == [
-        "column workflow_templates.name: type is 'text', expected 'character varying(255)'",
+        "column user_workflows.description: type is 'character varying(500)', expected 'text'",
         "index idx_user_workflows_category: missing (expected definition 'CREATE INDEX "
         "idx_user_workflows_category ON public.user_workflows USING btree (category)')",
     ]

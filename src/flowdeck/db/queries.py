@@ -11,7 +11,8 @@ import re
 from functools import cache
 from importlib import resources
 
-from psycopg import sql
+from psycopg import AsyncCursor, sql
+from psycopg.rows import Row
 
 _HEADER = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
@@ -43,3 +44,11 @@ def query(group: str, name: str) -> sql.SQL:
         raise KeyError(f"no query {name!r} in queries/{group}.sql") from None
     # The text comes from our own package files, never from input.
     return sql.SQL(text)
+
+
+async def fetch_row(cursor: AsyncCursor[Row]) -> Row:
+    """The one row a statement must return (INSERT ... RETURNING and the like)."""
+    row = await cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the statement returned no row")
+    return row

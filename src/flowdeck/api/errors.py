@@ -1,0 +1,162 @@
+"""One error shape for every 4xx and 5xx the API returns:
+
+    {"error": {"code": "not_found", "message": "...",
+               "details": [{"path": "...", "message": "..."}]}}
+
+`code` is stable (clients branch on it); `message` is for people; `details` lists
+every problem of a rejected document with its JSON path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from flowdeck.engine.definition import DefinitionError, Issue
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error answered as it is: status, stable code, message, optional details."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Sequence[Issue] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = list(details)
+        self.headers = headers
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, "not_found", f"{what} was not found.")
+
+
+def invalid(message: str, details: Sequence[Issue] = ()) -> ApiError:
+    return ApiError(422, "validation_failed", message, details)
+
+
+def definition_invalid(error: DefinitionError, prefix: str = "definition") -> ApiError:
+    """A definition's issues, with paths from the request body's root."""
+    details = [Issue(_join(prefix, issue.path), issue.message) for issue in error.issues]
+    count = len(details)
+    return invalid(f"The {prefix} has {count} problem{'s' if count != 1 else ''}.", details)
+
+
+def _join(prefix: str, path: str) -> str:
+    if not prefix:
+        return path
+    if not path:
+        return prefix
+    return f"{prefix}{path}" if path.startswith("[") else f"{prefix}.{path}"
+
+
+def error_body(code: str, message: str, details: Sequence[Issue] = ()) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": [{"path": d.path, "message": d.message} for d in details],
+        }
+    }
+
+
+def _response(error: ApiError) -> JSONResponse:
+    return JSONResponse(
+        error_body(error.code, error.message, error.details),
+        status_code=error.status,
+        headers=error.headers,
+    )
+
+
+def location_path(location: Sequence[int | str]) -> str:
+    """A pydantic location as a JSON path: ("body", "steps", 2, "with") -> steps[2].with."""
+    parts = list(location)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        source, parts = parts[0], parts[1:]
+        if source != "body" and parts:
+            return f"{source}.{parts[0]}"
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return _response(await _malformed_json(request))
+    details = [Issue(location_path(e.get("loc", ())), str(e.get("msg", ""))) for e in errors]
+    return _response(invalid("The request is not valid.", details))
+
+
+async def _malformed_json(request: Request) -> ApiError:
+    body = await request.body()
+    try:
+        json.loads(body)
+    except json.JSONDecodeError as exc:
+        return ApiError(
+            400,
+            "malformed_json",
+            f"The request body is not valid JSON: {exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno}.",
+        )
+    except UnicodeDecodeError:
+        return ApiError(400, "malformed_json", "The request body is not UTF-8 text.")
+    return ApiError(400, "malformed_json", "The request body is not valid JSON.")
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:  # noqa: ARG001 (handler API)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else "The request failed."
+    if exc.status_code == 404 and message == "Not Found":
+        message = "There is nothing at this address."
+    return _response(ApiError(exc.status_code, code, message, headers=exc.headers))
+
+
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:  # noqa: ARG001 (handler API)
+    return _response(exc)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The person sees a stable message and a reference to the log, never a stack trace.
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _response(
+        ApiError(500, "internal_error", "Flowdeck hit an unexpected error; it has been logged.")
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Route every error through the one shape."""
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]  # idem
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]  # idem
+    app.add_exception_handler(Exception, _unexpected)

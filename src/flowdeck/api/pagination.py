@@ -1,0 +1,54 @@
+"""Keyset pagination: opaque cursors and the page shape every list returns.
+
+A cursor is the sort key of the last row of a page, base64url-encoded JSON. The
+next page starts strictly after it, so rows inserted meanwhile never shift a page
+(as OFFSET would) and no row is skipped or repeated.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from flowdeck.api.errors import ApiError
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(*key: Any) -> str:
+    raw = json.dumps([str(part) if part is not None else None for part in key])
+    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[str | None]:
+    """The sort key in a cursor; 400 when it was not made by this API."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        key = None
+    if not isinstance(key, list) or len(key) != size:
+        raise ApiError(400, "invalid_cursor", "The cursor is not valid; start from the first page.")
+    if not all(part is None or isinstance(part, str) for part in key):
+        raise ApiError(400, "invalid_cursor", "The cursor is not valid; start from the first page.")
+    return key
+
+
+def page(rows: list[dict[str, Any]], limit: int, key: tuple[str, ...]) -> dict[str, Any]:
+    """A page from `limit + 1` fetched rows: the extra row only says that more follow."""
+    items = rows[:limit]
+    more = len(rows) > limit
+    cursor = encode_cursor(*(items[-1][field] for field in key)) if more and items else None
+    return {"items": items, "next_cursor": cursor}

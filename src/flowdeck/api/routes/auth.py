@@ -1,0 +1,95 @@
+"""Sign in and out of a browser session, and who am I."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from flowdeck.api.deps import (
+    SESSION_COOKIE,
+    ConnDep,
+    CurrentUser,
+    PrincipalDep,
+    csrf_token_for,
+    session_signer,
+)
+from flowdeck.api.errors import ApiError
+from flowdeck.users import service
+
+router = APIRouter(prefix="/api", tags=["auth"])
+
+SESSION_TTL = timedelta(days=14)
+
+
+class UserOut(BaseModel):
+    id: UUID
+    email: str
+    display_name: str | None
+    is_admin: bool
+
+
+class MeOut(UserOut):
+    csrf_token: str | None = Field(
+        None, description="With the session cookie: send it as X-CSRF-Token on changes."
+    )
+
+
+class Login(BaseModel):
+    email: str = Field(min_length=3, max_length=255)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+def _user_out(user: service.User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "is_admin": user.is_admin,
+    }
+
+
+@router.post("/auth/login", response_model=MeOut)
+async def login(body: Login, request: Request, response: Response, conn: ConnDep) -> dict[str, Any]:
+    """Start a browser session (an HttpOnly, SameSite=Lax signed cookie)."""
+    user = await service.authenticate_password(conn, body.email, body.password)
+    if user is None:
+        raise ApiError(401, "invalid_credentials", "The email or the password is wrong.")
+    secret = await service.create_session(conn, user, SESSION_TTL)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_signer(request).sign(secret).decode("utf-8"),
+        max_age=int(SESSION_TTL.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.app.state.settings.cookie_secure,
+        path="/",
+    )
+    return {**_user_out(user), "csrf_token": csrf_token_for(request, secret)}
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(principal: PrincipalDep, response: Response, conn: ConnDep) -> Response:
+    """End the browser session everywhere (its cookie stops working at once)."""
+    if principal.session_secret is not None:
+        await service.end_session(conn, principal.session_secret)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.status_code = 204
+    return response
+
+
+@router.get("/me", response_model=MeOut)
+async def me(principal: PrincipalDep, request: Request) -> dict[str, Any]:
+    """The signed-in user."""
+    csrf = (
+        csrf_token_for(request, principal.session_secret)
+        if principal.session_secret is not None
+        else None
+    )
+    return {**_user_out(principal.user), "csrf_token": csrf}
+
+
+__all__ = ["CurrentUser", "UserOut", "router"]

@@ -1,0 +1,1 @@
+"""The execution engine: definitions, expressions, durations (and, later, the runner)."""

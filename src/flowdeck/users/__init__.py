@@ -1,0 +1,1 @@
+"""Users, their passwords, API tokens and browser sessions."""

@@ -1,0 +1,1 @@
+"""User workflows: documents, validation of definitions and configs, import/export."""

@@ -1,0 +1,101 @@
+"""Checks and conversions of the documents users send: definitions, configs, exports.
+
+Shared by the API and the CLI so that both answer bad input with the same paths.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from flowdeck.engine.definition import (
+    DefinitionError,
+    InputSpec,
+    Issue,
+    coerce_inputs,
+    validate_definition,
+)
+from flowdeck.errors import FlowdeckError
+
+EXPORT_KIND = "flowdeck/workflow"
+EXPORT_VERSION = 1
+
+
+class MalformedDocumentError(FlowdeckError):
+    """Text that is not valid JSON or YAML; the message has the line and column."""
+
+
+def parse_text(text: str, *, json_only: bool = False) -> Any:
+    """Parse JSON (or YAML, a superset for our purposes), saying where it breaks."""
+    if json_only:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MalformedDocumentError(
+                f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+            ) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise MalformedDocumentError(f"Not valid YAML: {exc.problem or exc}{where}.") from None
+    except yaml.YAMLError as exc:
+        raise MalformedDocumentError(f"Not valid YAML: {exc}.") from None
+
+
+def check_definition(definition: Mapping[str, Any]) -> dict[str, InputSpec]:
+    """Validate a definition; return its declared inputs. Raises DefinitionError."""
+    return dict(validate_definition(dict(definition)).inputs)
+
+
+def check_config(
+    declared: Mapping[str, InputSpec], config: Mapping[str, Any], *, path: str = "config"
+) -> dict[str, Any]:
+    """Check a workflow's config against the declared inputs and coerce its values.
+
+    A config may leave inputs out (they can be given when the workflow runs), but it
+    may not name an input that is not declared, nor give a value of the wrong type.
+    """
+    unknown = [name for name in config if name not in declared]
+    issues = [
+        Issue(
+            f"{path}.{name}",
+            f"not a declared input; declared: {', '.join(sorted(declared)) or 'none'}",
+        )
+        for name in unknown
+    ]
+    given = {name: value for name, value in config.items() if name in declared}
+    coerced: dict[str, Any] = {}
+    try:
+        coerced = coerce_inputs(
+            {name: spec for name, spec in declared.items() if name in given}, given, path=path
+        )
+    except DefinitionError as error:
+        issues.extend(error.issues)
+    if issues:
+        raise DefinitionError(issues)
+    # Only what the person set: defaults stay in the definition, where they can change.
+    return {name: coerced[name] for name in given}
+
+
+def export_document(workflow: Mapping[str, Any]) -> dict[str, Any]:
+    """A workflow as a portable document (no ids, owners or counters)."""
+    return {
+        "kind": EXPORT_KIND,
+        "version": EXPORT_VERSION,
+        "name": workflow["name"],
+        "description": workflow.get("description"),
+        "category": workflow.get("category"),
+        "config": workflow.get("config") or {},
+        "definition": workflow["definition"],
+    }
+
+
+def render_export(document: Mapping[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True)
