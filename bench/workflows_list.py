@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,6 +77,9 @@ def serve(db_url: str) -> Iterator[tuple[str, str]]:
                 break
         else:
             raise RuntimeError("flowdeck serve exited before it listened")
+        # Keep reading its log (one access line per request), or the pipe fills and the
+        # server blocks on writing it.
+        threading.Thread(target=process.stdout.read, daemon=True).start()
         yield match.group(1), token
     finally:
         process.terminate()
@@ -91,10 +95,10 @@ def seed(db_url: str, count: int) -> None:
             INSERT INTO user_workflows (user_id, name, category, definition, last_used, updated_at)
             SELECT (SELECT id FROM users ORDER BY created_at LIMIT 1),
                    'workflow ' || lpad(i::text, 6, '0'),
-                   (ARRAY['monitoring', 'reporting', 'integrations', 'approvals'])[1 + i % 4],
+                   (ARRAY['monitoring', 'reporting', 'integrations', 'approvals'])[1 + i %% 4],
                    '{"steps": [{"id": "hello", "type": "log", "with": {"message": "hi"}}]}',
-                   CASE WHEN i % 3 = 0 THEN NULL
-                        ELSE now() - (i % 500) * interval '1 minute' END,
+                   CASE WHEN i %% 3 = 0 THEN NULL
+                        ELSE now() - (i %% 500) * interval '1 minute' END,
                    now() - i * interval '1 second'
             FROM generate_series(1, %s) AS i
             """,
@@ -124,7 +128,12 @@ async def collect_cursors(
     return cursors
 
 
-async def load(base_url: str, token: str, clients: int, requests: int) -> tuple[list[float], float]:
+Sample = tuple[str, float]  # (kind: "<sort> first|deep", milliseconds)
+
+
+async def load(
+    base_url: str, token: str, clients: int, requests: int
+) -> tuple[list[Sample], float]:
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
@@ -140,14 +149,15 @@ async def load(base_url: str, token: str, clients: int, requests: int) -> tuple[
         queue: asyncio.Queue[dict[str, str | int]] = asyncio.Queue()
         for params in plan:
             queue.put_nowait(params)
-        latencies: list[float] = []
+        latencies: list[Sample] = []
 
         async def worker() -> None:
             while not queue.empty():
                 params = queue.get_nowait()
                 started = time.perf_counter()
                 response = await client.get("/api/workflows", params=params, headers=headers)
-                latencies.append((time.perf_counter() - started) * 1000)
+                kind = f"{params['sort']} {'deep' if 'cursor' in params else 'first'}"
+                latencies.append((kind, (time.perf_counter() - started) * 1000))
                 if response.status_code != 200:
                     raise RuntimeError(f"{response.status_code}: {response.text}")
 
@@ -175,9 +185,10 @@ def main() -> None:
         try:
             with serve(db_url) as (base_url, token):
                 seed(db_url, args.workflows)
-                latencies, elapsed = asyncio.run(load(base_url, token, args.clients, args.requests))
+                samples, elapsed = asyncio.run(load(base_url, token, args.clients, args.requests))
         finally:
             admin.drop_database(server_url, name)
+    latencies = [ms for _, ms in samples]
     print(
         f"GET /api/workflows, {args.workflows} workflows for one user, {args.clients} concurrent "
         f"clients, {len(latencies)} requests (half first pages, half deep cursors; 3 sorts):"
@@ -188,6 +199,12 @@ def main() -> None:
         f"max {max(latencies):6.1f} ms   mean {statistics.mean(latencies):6.1f} ms"
     )
     print(f"  throughput {len(latencies) / elapsed:7.0f} requests/s")
+    for kind in sorted({kind for kind, _ in samples}):
+        these = [ms for k, ms in samples if k == kind]
+        print(
+            f"    {kind:18} p50 {percentile(these, 0.5):6.1f} ms   "
+            f"p99 {percentile(these, 0.99):6.1f} ms"
+        )
 
 
 if __name__ == "__main__":
