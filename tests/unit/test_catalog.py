@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flowdeck.catalog import (
+from flowdeck.catalog.loader import (
     BuiltinTemplate,
     CatalogError,
     load_builtin_templates,

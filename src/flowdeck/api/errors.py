@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flowdeck.engine.definition import DefinitionError, Issue
+from flowdeck.engine.issues import join_path
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +54,13 @@ def invalid(message: str, details: Sequence[Issue] = ()) -> ApiError:
 
 def definition_invalid(error: DefinitionError, prefix: str = "definition") -> ApiError:
     """A definition's issues, with paths from the request body's root."""
-    details = [Issue(_join(prefix, issue.path), issue.message) for issue in error.issues]
+    details = [Issue(prefixed_path(prefix, issue.path), issue.message) for issue in error.issues]
     count = len(details)
     return invalid(f"The {prefix} has {count} problem{'s' if count != 1 else ''}.", details)
 
 
-def _join(prefix: str, path: str) -> str:
+def prefixed_path(prefix: str, path: str) -> str:
+    """A path inside a document placed at `prefix`: definition + steps[0] -> definition.steps[0]."""
     if not prefix:
         return path
     if not path:
@@ -91,10 +93,7 @@ def location_path(location: Sequence[int | str]) -> str:
         source, parts = parts[0], parts[1:]
         if source != "body" and parts:
             return f"{source}.{parts[0]}"
-    path = ""
-    for part in parts:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
+    return join_path("", *parts)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -12,7 +12,14 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field, ValidationError
 
 from flowdeck.api.deps import ConnDep, CurrentUser
-from flowdeck.api.errors import ApiError, definition_invalid, invalid, location_path, not_found
+from flowdeck.api.errors import (
+    ApiError,
+    definition_invalid,
+    invalid,
+    location_path,
+    not_found,
+    prefixed_path,
+)
 from flowdeck.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page
 from flowdeck.db.queries import fetch_row, query
 from flowdeck.engine.definition import DefinitionError, InputSpec, Issue
@@ -81,7 +88,7 @@ def _checked(definition: dict[str, Any], config: dict[str, Any]) -> dict[str, An
     try:
         declared = documents.check_definition(definition)
     except DefinitionError as error:
-        issues.extend(Issue(_under("definition", i.path), i.message) for i in error.issues)
+        issues.extend(Issue(prefixed_path("definition", i.path), i.message) for i in error.issues)
     try:
         config = documents.check_config(declared, config) if not issues else config
     except DefinitionError as error:
@@ -89,12 +96,6 @@ def _checked(definition: dict[str, Any], config: dict[str, Any]) -> dict[str, An
     if issues:
         raise definition_invalid(DefinitionError(issues), prefix="")
     return config
-
-
-def _under(prefix: str, path: str) -> str:
-    if not path:
-        return prefix
-    return f"{prefix}{path}" if path.startswith("[") else f"{prefix}.{path}"
 
 
 async def _insert(conn: Conn, user: User, values: dict[str, Any]) -> dict[str, Any]:
