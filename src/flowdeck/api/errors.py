@@ -56,7 +56,8 @@ def definition_invalid(error: DefinitionError, prefix: str = "definition") -> Ap
     """A definition's issues, with paths from the request body's root."""
     details = [Issue(prefixed_path(prefix, issue.path), issue.message) for issue in error.issues]
     count = len(details)
-    return invalid(f"The {prefix} has {count} problem{'s' if count != 1 else ''}.", details)
+    noun = "problem" if count == 1 else "problems"
+    return invalid(f"The request has {count} {noun}; each is listed with its path.", details)
 
 
 def prefixed_path(prefix: str, path: str) -> str:
