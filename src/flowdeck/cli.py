@@ -29,8 +29,10 @@ from flowdeck.catalog.sync import sync_builtin_templates
 from flowdeck.config import load_settings
 from flowdeck.db.connect import open_database
 from flowdeck.db.migrate import migrate, status
+from flowdeck.db.pool import open_pool
 from flowdeck.db.schema import verify
 from flowdeck.engine.durations import parse_duration
+from flowdeck.engine.worker import Worker, WorkerSettings
 from flowdeck.errors import ConfigError, FlowdeckError
 from flowdeck.users import credentials, service
 
@@ -68,6 +70,12 @@ log = logging.getLogger("flowdeck")
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (0: any free one).")] = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Serve only; run workers with `flowdeck worker`.")
+    ] = False,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=1000, help="Executions the in-process worker runs at once.")
+    ] = 10,
 ) -> None:
     """Run Flowdeck: migrate the database, then serve HTTP (health probes for now)."""
     import uvicorn
@@ -80,7 +88,8 @@ def serve(
         if applied:
             out.print(f"Applied {len(applied)} migration(s): {', '.join(applied)}")
         asyncio.run(_prepare_instance(url))
-        app = create_app(settings, database_url=url)
+        worker = None if no_worker else WorkerSettings(concurrency=concurrency)
+        app = create_app(settings, database_url=url, worker=worker)
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to
         # the handler that was installed before it. Make that handler a no-op, so that a
         # requested and completed shutdown exits 0 instead of 143 or "Aborted!".
@@ -194,6 +203,40 @@ def templates_sync() -> None:
         f"Templates: {len(result.inserted)} added, {len(result.updated)} updated, "
         f"{len(result.unchanged)} unchanged."
     )
+
+
+@app.command("worker")
+def worker_command(
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=1000, help="Executions this worker runs at once.")
+    ] = 10,
+    grace: Annotated[
+        float, typer.Option(min=0, help="Seconds running executions get to finish on SIGTERM.")
+    ] = 10.0,
+) -> None:
+    """Run executions (any number of workers, on any number of hosts, may share a database)."""
+    settings = load_settings()
+    with open_database(settings) as url:
+        state = status(url)
+        if not state.current:
+            raise ConfigError(
+                "The database is not migrated to this version; run `flowdeck db migrate` first."
+            )
+        asyncio.run(_work(url, WorkerSettings(concurrency=concurrency, grace=grace)))
+
+
+async def _work(url: str, settings: WorkerSettings) -> None:
+    pool = open_pool(url, max_size=max(4, settings.concurrency + 2))
+    await pool.open(wait=True, timeout=30)
+    try:
+        worker = Worker(pool, url, settings)
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop_signal, worker.stop)
+        out.print(f"Worker {worker.worker_id} running {settings.concurrency} at a time.")
+        await worker.run()
+    finally:
+        await pool.close()
 
 
 @db_app.command("migrate")

@@ -9,52 +9,51 @@ Ctrl-C and SIGTERM, so both stop everything cleanly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
-from psycopg import AsyncConnection
-from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool
 
 from flowdeck import __version__
 from flowdeck.api import errors
 from flowdeck.api.limits import BodyLimitMiddleware
-from flowdeck.api.routes import auth, health, templates, tokens, workflows
+from flowdeck.api.routes import auth, executions, health, templates, tokens, workflows
 from flowdeck.config import Settings
 from flowdeck.db.connect import open_database
 from flowdeck.db.migrate import load_migrations, migrate
+from flowdeck.db.pool import open_pool
+from flowdeck.engine.events import FinishedListener
+from flowdeck.engine.worker import Worker, WorkerSettings
 from flowdeck.users import service
 
 log = logging.getLogger(__name__)
 
 
-async def _configure(conn: AsyncConnection[DictRow]) -> None:
-    # Never prepare statements server-side: list queries take optional filters
-    # ("%(x)s IS NULL OR ..."), and only a plan made for the actual values uses the
-    # indexes well; a generic prepared plan would scan.
-    conn.prepare_threshold = None
+async def _stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:
+    worker.stop()
+    await task
 
 
-def open_pool(url: str, max_size: int = 20) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
-    """The pool every request borrows from: autocommit, rows as dicts."""
-    return AsyncConnectionPool(
-        url,
-        min_size=2,
-        max_size=max_size,
-        kwargs={"autocommit": True, "row_factory": dict_row},
-        configure=_configure,
-        open=False,
-    )
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
-def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    database_url: str | None = None,
+    *,
+    worker: WorkerSettings | None = None,
+) -> FastAPI:
     """Build the ASGI app; settings are read from the environment when not given.
 
     With `database_url` the caller owns the database (started and migrated it, as
     `flowdeck serve` does); without it the app's lifespan opens the database from
-    the settings and applies pending migrations itself.
+    the settings and applies pending migrations itself. With `worker` settings, the
+    process also runs a worker (what `flowdeck serve` does unless --no-worker).
     """
     settings = settings if settings is not None else Settings()
 
@@ -77,6 +76,13 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             app.state.pool = pool
             app.state.database_url = url
             app.state.migrations = load_migrations()
+            app.state.finished = FinishedListener(url)
+            background = [asyncio.create_task(app.state.finished.run(), name="finished")]
+            if worker is not None:
+                in_process = Worker(pool, url, worker)
+                background.append(asyncio.create_task(in_process.run(), name="worker"))
+                stack.push_async_callback(_stop_worker, in_process, background[-1])
+            stack.push_async_callback(_cancel, background[0])
             yield
 
     app = FastAPI(
@@ -90,6 +96,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    for module in (health, auth, tokens, templates, workflows):
+    for module in (health, auth, tokens, templates, workflows, executions):
         app.include_router(module.router)
     return app

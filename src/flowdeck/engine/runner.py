@@ -1,0 +1,401 @@
+"""Runs one execution: replay what is recorded, run what is missing, record each step.
+
+Durability is one idea applied to every step (as in DBOS): before running a step, look
+for its recorded result; if there is a finished one, use it; otherwise run the step and
+record the result before the next step starts. A step that was in flight when its
+worker died has no finished record, so it runs again: at least once. Steps that talk to
+the outside get a stable idempotency key (`<execution id>:<step path>`).
+
+Step paths name a step's place: `fetch`, `check.then.post`, `loop[3].notify`,
+`fan.left.call`. The runner works on the stored definition document (validated before
+the execution was started), so what runs is exactly what was saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import httpx
+
+from flowdeck.engine.durations import parse_duration
+from flowdeck.engine.expressions import ExpressionError, render
+from flowdeck.engine.states import FINISHED_STEP, ExecutionStatus, StepStatus
+from flowdeck.engine.steps import ACTIONS
+from flowdeck.engine.steps.base import StepError, StepRun
+
+CONTROL_FLOW = frozenset({"branch", "foreach", "parallel"})
+MAX_FOREACH_ITEMS = 10_000
+
+
+@dataclass
+class StepResult:
+    """A step's result as expressions see it: `steps.<id>.output` and the rest."""
+
+    status: str
+    output: Any = None
+    error: dict[str, Any] | None = None
+    attempts: int = 0
+    elapsed_ms: float = 0.0
+    started_at: datetime | None = None
+    logs: list[dict[str, Any]] = field(default_factory=list)
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "output": self.output,
+            "error": self.error,
+            "attempts": self.attempts,
+            "elapsed_ms": self.elapsed_ms,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: ExecutionStatus
+    outputs: Any = None
+    error: dict[str, Any] | None = None
+
+
+class StepStore(Protocol):
+    """Where step results go. Both calls raise Interrupted when the execution is no longer
+    this worker's to run (cancelled, or its lease was rescued)."""
+
+    async def begin(self, path: str, step: Mapping[str, Any], attempt: int) -> None: ...
+
+    async def finish(self, path: str, step: Mapping[str, Any], result: StepResult) -> None: ...
+
+
+class Interrupted(Exception):
+    """Stop running this execution: `reason` is "cancelled" or "lease_lost"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class StepFailed(Exception):
+    """A step failed and nothing caught it: the execution fails with its error."""
+
+    def __init__(self, path: str, error: dict[str, Any]) -> None:
+        super().__init__(path)
+        self.path = path
+        self.error = error
+
+
+@dataclass
+class Execution:
+    """What the runner needs of an execution row."""
+
+    id: str
+    definition: dict[str, Any]
+    inputs: dict[str, Any]
+    config: dict[str, Any]
+    attempt: int
+    trigger: str
+    workflow: dict[str, Any]
+    deadline: datetime | None = None
+
+
+class Runner:
+    def __init__(
+        self,
+        execution: Execution,
+        recorded: Mapping[str, StepResult],
+        store: StepStore,
+        http: httpx.AsyncClient,
+    ) -> None:
+        self.execution = execution
+        self.recorded = dict(recorded)
+        self.store = store
+        self.http = http
+
+    def _context(self, scope: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+        execution = self.execution
+        return {
+            "inputs": execution.inputs,
+            "config": execution.config,
+            "secrets": {},
+            "steps": dict(scope),
+            "execution": {
+                "id": execution.id,
+                "trigger": execution.trigger,
+                "attempt": execution.attempt,
+            },
+            "workflow": execution.workflow,
+            **extra,
+        }
+
+    async def run(self) -> Outcome:
+        """Run (or resume) the execution to its end. Raises Interrupted to stop early."""
+        definition = self.execution.definition
+        base = self._context({}, {})
+        for index, condition in enumerate(definition.get("conditions") or []):
+            try:
+                holds = render(condition, base)
+            except ExpressionError as exc:
+                return Outcome(
+                    ExecutionStatus.FAILED, error=_expression_error(f"conditions[{index}]", exc)
+                )
+            if not holds:
+                return Outcome(
+                    ExecutionStatus.SKIPPED,
+                    error={
+                        "message": f"conditions[{index}] did not hold: {condition}",
+                        "path": f"conditions[{index}]",
+                    },
+                )
+        try:
+            scope = await self.run_steps(definition.get("steps") or [], "", {}, {})
+        except StepFailed as failure:
+            return Outcome(ExecutionStatus.FAILED, error={**failure.error, "step": failure.path})
+        try:
+            outputs = render(definition.get("outputs") or {}, self._context(scope, {}))
+        except ExpressionError as exc:
+            return Outcome(ExecutionStatus.FAILED, error=_expression_error("outputs", exc))
+        return Outcome(ExecutionStatus.SUCCEEDED, outputs=outputs)
+
+    async def run_steps(
+        self,
+        steps: list[dict[str, Any]],
+        prefix: str,
+        scope: Mapping[str, Any],
+        extra: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """Run a list of steps in order; return the step results visible after it."""
+        visible = dict(scope)
+        for step in steps:
+            path = f"{prefix}{step['id']}"
+            result = await self.run_step(step, path, visible, extra)
+            visible[step["id"]] = result.context()
+            if result.status == StepStatus.FAILED and not step.get("continue_on_error"):
+                raise StepFailed(path, result.error or {"message": "the step failed"})
+        return visible
+
+    async def run_step(
+        self,
+        step: dict[str, Any],
+        path: str,
+        scope: Mapping[str, Any],
+        extra: Mapping[str, Any],
+    ) -> StepResult:
+        recorded = self.recorded.get(path)
+        if recorded is not None and recorded.status in FINISHED_STEP:
+            return recorded  # done before: replay, never run again
+        self._check_deadline()
+        context = self._context(scope, extra)
+        started = datetime.now(UTC)
+        when = step.get("when")
+        if when is not None:
+            try:
+                go = render(when, context)
+            except ExpressionError as exc:
+                result = StepResult(
+                    StepStatus.FAILED,
+                    error=_expression_error(f"{path}.when", exc),
+                    started_at=started,
+                )
+                await self.store.finish(path, step, result)
+                return result
+            if not go:
+                result = StepResult(StepStatus.SKIPPED, started_at=started)
+                await self.store.finish(path, step, result)
+                return result
+        if step["type"] in CONTROL_FLOW:
+            result = await self._control_flow(step, path, scope, extra, context, started)
+        else:
+            previous = recorded.attempts if recorded is not None else 0
+            result = await self._action(step, path, context, previous, started)
+        await self.store.finish(path, step, result)
+        return result
+
+    # --- action steps: attempts, backoff, timeouts ------------------------------------------
+
+    async def _action(
+        self,
+        step: dict[str, Any],
+        path: str,
+        context: Mapping[str, Any],
+        previous_attempts: int,
+        started: datetime,
+    ) -> StepResult:
+        retry = step.get("retry") or {}
+        attempts = int(retry.get("attempts", 3)) if step.get("retry") is not None else 1
+        backoff = parse_duration(retry.get("backoff", "1s")).total_seconds()
+        max_backoff = retry.get("max_backoff")
+        cap = parse_duration(max_backoff).total_seconds() if max_backoff is not None else 3600.0
+        timeout = step.get("timeout")
+        seconds = parse_duration(timeout).total_seconds() if timeout is not None else None
+        attempt = previous_attempts
+        clock = time.perf_counter()
+        while True:
+            attempt += 1
+            await self.store.begin(path, step, attempt)
+            run = StepRun(self.execution.id, path, attempt, self.http, step)
+            try:
+                args = render(step.get("with") or {}, context)
+                handler = ACTIONS.get(step["type"])
+                if handler is None:
+                    raise StepError(
+                        f"the step type {step['type']!r} is not available in this version",
+                        retryable=False,
+                    )
+                async with asyncio.timeout(seconds):
+                    output = await handler(args, run)
+            except ExpressionError as exc:
+                error, retryable = _expression_error(path, exc), False
+            except TimeoutError:
+                error, retryable = {"message": f"timed out after {timeout}"}, True
+            except StepError as exc:
+                error = exc.as_error()
+                retryable = bool(error.pop("retryable", True))
+            else:
+                return StepResult(
+                    StepStatus.SUCCEEDED,
+                    output=output,
+                    attempts=attempt,
+                    elapsed_ms=_elapsed(clock),
+                    started_at=started,
+                    logs=run.logs,
+                )
+            if not retryable or attempt - previous_attempts >= attempts:
+                return StepResult(
+                    StepStatus.FAILED,
+                    output=error.get("output"),
+                    error={key: value for key, value in error.items() if key != "output"},
+                    attempts=attempt,
+                    elapsed_ms=_elapsed(clock),
+                    started_at=started,
+                    logs=run.logs,
+                )
+            # Exponential backoff with jitter, so that failing steps of many executions
+            # do not all call again at the same moment.
+            delay = min(cap, backoff * 2 ** (attempt - previous_attempts - 1))
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 (not security)
+
+    # --- control flow ----------------------------------------------------------------------
+
+    async def _control_flow(
+        self,
+        step: dict[str, Any],
+        path: str,
+        scope: Mapping[str, Any],
+        extra: Mapping[str, Any],
+        context: Mapping[str, Any],
+        started: datetime,
+    ) -> StepResult:
+        clock = time.perf_counter()
+        try:
+            output = await self._structure(step, path, scope, extra, context)
+        except StepFailed as failure:
+            return StepResult(
+                StepStatus.FAILED,
+                error={**failure.error, "step": failure.path},
+                elapsed_ms=_elapsed(clock),
+                started_at=started,
+            )
+        except ExpressionError as exc:
+            return StepResult(
+                StepStatus.FAILED, error=_expression_error(path, exc), started_at=started
+            )
+        except StepError as exc:
+            return StepResult(StepStatus.FAILED, error=exc.as_error(), started_at=started)
+        return StepResult(
+            StepStatus.SUCCEEDED,
+            output=output,
+            attempts=1,
+            elapsed_ms=_elapsed(clock),
+            started_at=started,
+        )
+
+    async def _structure(
+        self,
+        step: dict[str, Any],
+        path: str,
+        scope: Mapping[str, Any],
+        extra: Mapping[str, Any],
+        context: Mapping[str, Any],
+    ) -> Any:
+        kind = step["type"]
+        if kind == "branch":
+            taken = "then" if render(step["if"], context) else "else"
+            await self.run_steps(step.get(taken) or [], f"{path}.{taken}.", scope, extra)
+            return {"taken": taken}
+        if kind == "parallel":
+            branches: dict[str, list[dict[str, Any]]] = step["branches"]
+            results = await _all(
+                self.run_steps(steps, f"{path}.{name}.", scope, extra)
+                for name, steps in branches.items()
+            )
+            return {
+                name: _outputs(steps, result)
+                for (name, steps), result in zip(branches.items(), results, strict=True)
+            }
+        # foreach
+        items = render(step["items"], context)
+        if not isinstance(items, list):
+            raise StepError(f"items must be a list, got {type(items).__name__}", retryable=False)
+        if len(items) > MAX_FOREACH_ITEMS:
+            raise StepError(
+                f"items has {len(items)} entries; at most {MAX_FOREACH_ITEMS}", retryable=False
+            )
+        gate = asyncio.Semaphore(int(step.get("concurrency") or 1))
+        body: list[dict[str, Any]] = step["steps"]
+
+        async def one(index: int, item: Any) -> dict[str, Any]:
+            loop = {
+                "index": index + 1,
+                "index0": index,
+                "length": len(items),
+                "first": index == 0,
+                "last": index == len(items) - 1,
+            }
+            async with gate:
+                return await self.run_steps(
+                    body, f"{path}[{index}].", scope, {**extra, "item": item, "loop": loop}
+                )
+
+        results = await _all(one(index, item) for index, item in enumerate(items))
+        return [_outputs(body, result) for result in results]
+
+    def _check_deadline(self) -> None:
+        deadline = self.execution.deadline
+        if deadline is not None and datetime.now(UTC) >= deadline:
+            raise StepFailed(
+                "",
+                {"message": f"the execution timed out (its deadline was {deadline.isoformat()})"},
+            )
+
+
+async def _all(coroutines: Any) -> list[Any]:
+    """Run concurrently; the first failure cancels the rest and is raised as it is."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(coroutine) for coroutine in coroutines]
+    except BaseExceptionGroup as failures:
+        first: BaseException = failures
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+    return [task.result() for task in tasks]
+
+
+def _outputs(steps: list[dict[str, Any]], visible: Mapping[str, Any]) -> dict[str, Any]:
+    """A nested list's step outputs, keyed by step id."""
+    return {step["id"]: visible[step["id"]]["output"] for step in steps if step["id"] in visible}
+
+
+def _elapsed(clock: float) -> float:
+    return round((time.perf_counter() - clock) * 1000, 1)
+
+
+def _expression_error(path: str, exc: ExpressionError) -> dict[str, Any]:
+    error: dict[str, Any] = {"message": f"{path}: {exc.message}", "path": path}
+    if exc.line is not None:
+        error["line"] = exc.line
+    return error

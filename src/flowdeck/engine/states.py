@@ -1,0 +1,67 @@
+"""Execution and step states, and the one table of allowed execution transitions.
+
+Every transition is a guarded `UPDATE ... WHERE status = <from>`: zero rows means
+another process moved the execution first (a rescuer, a cancel), never an error.
+The database's CHECK keeps the set of states; this table keeps the moves.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ExecutionStatus(StrEnum):
+    # Who moves an execution into each state, and out of it:
+    QUEUED = (
+        "queued"  # in: start, a waiting one's wake-up, the rescuer. out: a worker's claim, cancel.
+    )
+    RUNNING = "running"  # in: a claim. out: the worker that holds the lease, or the rescuer.
+    WAITING = (
+        "waiting"  # in: a delay/wait/child step. out: its timer or signal (-> queued), cancel.
+    )
+    SUCCEEDED = "succeeded"  # final
+    FAILED = "failed"  # final
+    CANCELLED = "cancelled"  # final
+    SKIPPED = "skipped"  # final: its conditions did not hold
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL
+
+
+FINAL = frozenset(
+    {
+        ExecutionStatus.SUCCEEDED,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.CANCELLED,
+        ExecutionStatus.SKIPPED,
+    }
+)
+
+S = ExecutionStatus
+TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
+    S.QUEUED: frozenset({S.RUNNING, S.CANCELLED}),
+    S.RUNNING: frozenset(
+        {S.SUCCEEDED, S.FAILED, S.CANCELLED, S.SKIPPED, S.WAITING, S.QUEUED}
+    ),  # -> queued: lease expired (rescuer) or released at shutdown
+    S.WAITING: frozenset({S.QUEUED, S.CANCELLED}),
+    S.SUCCEEDED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.SKIPPED: frozenset(),
+}
+
+
+def allowed(source: ExecutionStatus, target: ExecutionStatus) -> bool:
+    return target in TRANSITIONS[source]
+
+
+class StepStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    WAITING = "waiting"
+
+
+FINISHED_STEP = frozenset({StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED})

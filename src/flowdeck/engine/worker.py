@@ -1,0 +1,257 @@
+"""The worker: claims due executions, runs them, keeps their leases, stops gracefully.
+
+- Claims in batches with FOR UPDATE SKIP LOCKED, up to its concurrency limit; wakes on
+  NOTIFY flowdeck_queued and polls as a fallback (a lost notification costs a poll).
+- Heartbeats renew the leases of what it runs; the rescuer (every worker runs one)
+  puts executions whose lease expired back in the queue, so a killed worker's work
+  is picked up by another.
+- Every write is guarded by (status, worker, attempt): a worker that comes back late
+  after its execution was rescued or cancelled changes nothing.
+- stop(): no more claims; running executions get `grace` seconds to finish, then are
+  cancelled in-process and released back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from flowdeck.db.queries import query
+from flowdeck.engine.journal import Journal, recorded_steps
+from flowdeck.engine.runner import Execution, Interrupted, Outcome, Runner
+from flowdeck.engine.states import ExecutionStatus
+from flowdeck.users.service import Conn
+
+log = logging.getLogger(__name__)
+
+Q = "executions"
+
+
+@dataclass
+class WorkerSettings:
+    concurrency: int = 10
+    lease: timedelta = timedelta(seconds=30)
+    poll_interval: float = 2.0
+    rescue_interval: float = 5.0
+    grace: float = 10.0
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Worker:
+    pool: AsyncConnectionPool[Conn]
+    database_url: str
+    settings: WorkerSettings = field(default_factory=WorkerSettings)
+    worker_id: str = field(default_factory=new_worker_id)
+
+    def __post_init__(self) -> None:
+        self._running: dict[UUID, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._http = httpx.AsyncClient(follow_redirects=True)
+        self.finished = 0  # executions this worker brought to an end (for tests, metrics)
+
+    async def run(self) -> None:
+        """Work until stop() is called; then drain within the grace period and return."""
+        log.info("worker %s started (concurrency %d)", self.worker_id, self.settings.concurrency)
+        background = [
+            asyncio.create_task(self._listen(), name="listen"),
+            asyncio.create_task(self._heartbeat(), name="heartbeat"),
+            asyncio.create_task(self._rescue(), name="rescue"),
+        ]
+        try:
+            await self._claim_loop()
+        finally:
+            await self._drain()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await self._http.aclose()
+            log.info("worker %s stopped", self.worker_id)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    # --- claiming ------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping.is_set():
+            free = self.settings.concurrency - len(self._running)
+            claimed = 0
+            if free > 0:
+                try:
+                    claimed = await self._claim(free)
+                except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                    log.warning("claiming failed (%s); retrying", exc)
+            if claimed and claimed == free:
+                continue  # there may be more: claim again once a slot frees up
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+
+    async def _claim(self, limit: int) -> int:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                query(Q, "claim"),
+                {"limit": limit, "worker_id": self.worker_id, "lease": self.settings.lease},
+            )
+            rows = await cur.fetchall()
+        for row in rows:
+            task = asyncio.create_task(self._execute(row), name=f"execution {row['id']}")
+            self._running[row["id"]] = task
+            task.add_done_callback(functools.partial(self._done, row["id"]))
+        return len(rows)
+
+    def _done(self, execution_id: UUID, _task: asyncio.Task[None]) -> None:
+        self._running.pop(execution_id, None)
+        self._wake.set()
+
+    # --- running one execution -----------------------------------------------------------
+
+    async def _execute(self, row: dict[str, Any]) -> None:
+        execution_id: UUID = row["id"]
+        try:
+            async with self.pool.connection() as conn:
+                recorded = await recorded_steps(conn, execution_id)
+            execution = Execution(
+                id=str(execution_id),
+                definition=row["definition"] or {},
+                inputs=row["input"] or {},
+                config=row["config"] or {},
+                attempt=row["attempt"],
+                trigger=row["trigger"],
+                workflow={
+                    "id": str(row["user_workflow_id"]) if row["user_workflow_id"] else None,
+                    "template_id": row["template_id"],
+                },
+                deadline=row["deadline_at"],
+            )
+            journal = Journal(self.pool, execution_id, self.worker_id, row["attempt"])
+            outcome = await Runner(execution, recorded, journal, self._http).run()
+            await self._finish(execution_id, row["attempt"], outcome)
+        except Interrupted as interruption:
+            if interruption.reason == "cancelled":
+                async with self.pool.connection() as conn:
+                    await conn.execute(query(Q, "cancel_running_requested"), {"id": execution_id})
+                    await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
+            else:
+                log.warning("execution %s: lease lost; another worker has it", execution_id)
+        except asyncio.CancelledError:
+            raise  # shutdown: released by _drain
+        except Exception:
+            # A bug, or the database gone for longer than the pool waits: leave the
+            # execution to the rescuer, which requeues it when the lease expires.
+            log.exception(
+                "execution %s: unexpected error; the rescuer will requeue it", execution_id
+            )
+
+    async def _finish(self, execution_id: UUID, attempt: int, outcome: Outcome) -> None:
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                query(Q, "finish"),
+                {
+                    "id": execution_id,
+                    "worker_id": self.worker_id,
+                    "execution_attempt": attempt,
+                    "status": str(outcome.status),
+                    "outputs": Jsonb(outcome.outputs),
+                    "error": Jsonb(outcome.error) if outcome.error is not None else None,
+                },
+            )
+            if await cur.fetchone() is None:
+                log.warning("execution %s: finished elsewhere; result dropped", execution_id)
+                return
+            await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
+        self.finished += 1
+
+    # --- leases --------------------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        interval = self.settings.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            if not self._running:
+                continue
+            try:
+                async with self.pool.connection() as conn:
+                    await conn.execute(
+                        query(Q, "heartbeat"),
+                        {
+                            "ids": list(self._running),
+                            "worker_id": self.worker_id,
+                            "lease": self.settings.lease,
+                        },
+                    )
+            except psycopg.Error as exc:
+                log.warning("heartbeat failed (%s); retrying", exc)
+
+    async def _rescue(self) -> None:
+        while True:
+            try:
+                async with self.pool.connection() as conn:
+                    cur = await conn.execute(query(Q, "rescue"))
+                    rescued = [row["id"] for row in await cur.fetchall()]
+                    if rescued:
+                        log.warning("requeued %d execution(s) whose lease expired", len(rescued))
+                        await conn.execute(query(Q, "notify_queued"))
+            except psycopg.Error as exc:
+                log.warning("rescuer failed (%s); retrying", exc)
+            await asyncio.sleep(self.settings.rescue_interval)
+
+    async def _listen(self) -> None:
+        """Wake the claim loop on NOTIFY; reconnect when the connection drops."""
+        while True:
+            try:
+                async with await AsyncConnection.connect(
+                    self.database_url, autocommit=True
+                ) as conn:
+                    await conn.execute("LISTEN flowdeck_queued")
+                    self._wake.set()  # anything queued while we were not listening
+                    async for _ in conn.notifies():
+                        self._wake.set()
+            except psycopg.Error as exc:
+                log.warning("listening for new executions failed (%s); reconnecting", exc)
+                await asyncio.sleep(1)
+
+    # --- shutdown ------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        if not self._running:
+            return
+        tasks = list(self._running.values())
+        log.info("waiting up to %.0f s for %d execution(s)", self.settings.grace, len(tasks))
+        _, pending = await asyncio.wait(tasks, timeout=self.settings.grace)
+        if not pending:
+            return
+        unfinished = [key for key, task in self._running.items() if task in pending]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                query(Q, "release"), {"ids": unfinished, "worker_id": self.worker_id}
+            )
+            await conn.execute(query(Q, "notify_queued"))
+        log.info("released %d unfinished execution(s) to the queue", len(unfinished))
+
+
+__all__ = ["ExecutionStatus", "Worker", "WorkerSettings"]
