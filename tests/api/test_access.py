@@ -24,7 +24,9 @@ def world(api: Api) -> dict[str, Any]:
     ada = api.person("ada")
     workflow = api.post("/api/workflows", ada, json={"name": "Ada's", "definition": MINIMAL}).json()
     token = api.post("/api/tokens", ada, json={"name": "spare"}).json()
+    execution = api.post(f"/api/workflows/{workflow['id']}/executions", ada, json={}).json()
     return {
+        "execution": execution["id"],
         "ada": ada,
         "bob": api.person("bob"),
         "root": api.person("root", admin=True),
@@ -41,6 +43,9 @@ OWNED = [
     ("GET", "/api/workflows/{workflow}/export", None),
     ("DELETE", "/api/workflows/{workflow}", None),
     ("DELETE", "/api/tokens/{token}", None),
+    ("POST", "/api/workflows/{workflow}/executions", {"inputs": {}}),
+    ("GET", "/api/executions/{execution}", None),
+    ("POST", "/api/executions/{execution}/cancel", None),
 ]
 ANY_USER = [
     ("GET", "/api/me", None),
@@ -54,6 +59,12 @@ ANY_USER = [
     ("GET", "/api/templates/fan-out-requests", None),
     ("POST", "/api/templates/fan-out-requests/workflows", {}),
     ("POST", "/api/auth/logout", None),
+    ("GET", "/api/executions", None),
+    (
+        "POST",
+        "/api/templates/paginated-export/executions",
+        {"inputs": {"url": "http://127.0.0.1:9/x"}},
+    ),
 ]
 ADMIN_ONLY = [
     ("POST", "/api/templates", NEW_TEMPLATE),
@@ -80,15 +91,20 @@ def test_the_matrix_covers_every_api_route(api: Api) -> None:
         if path.startswith("/api/") and path != "/api/auth/login"
     }
     covered = {
-        (method, path.replace("{workflow}", "{workflow_id}").replace("{token}", "{token_id}"))
+        (
+            method,
+            path.replace("{workflow}", "{workflow_id}")
+            .replace("{token}", "{token_id}")
+            .replace("{execution}", "{execution_id}"),
+        )
         for method, path, _ in EVERY_ROUTE
     }
     normalised = {
         (
             method,
-            p.replace("fan-out-requests", "{template_id}").replace(
-                "json-api-to-webhook", "{template_id}"
-            ),
+            p.replace("fan-out-requests", "{template_id}")
+            .replace("json-api-to-webhook", "{template_id}")
+            .replace("paginated-export", "{template_id}"),
         )
         for method, p in covered
     }
@@ -110,7 +126,12 @@ def test_another_user_gets_404_exactly_as_for_a_missing_thing(
 ) -> None:
     theirs = _call(api, world["bob"], method, path, body, world)
     missing = _call(
-        api, world["bob"], method, path, body, {**world, "workflow": uuid4(), "token": uuid4()}
+        api,
+        world["bob"],
+        method,
+        path,
+        body,
+        {**world, "workflow": uuid4(), "token": uuid4(), "execution": uuid4()},
     )
     assert theirs.status_code == missing.status_code == 404
     assert error_of(theirs) == error_of(missing)
