@@ -213,6 +213,12 @@ def worker_command(
     grace: Annotated[
         float, typer.Option(min=0, help="Seconds running executions get to finish on SIGTERM.")
     ] = 10.0,
+    lease: Annotated[
+        float,
+        typer.Option(
+            min=1, help="Seconds without a heartbeat after which another worker takes over."
+        ),
+    ] = 30.0,
 ) -> None:
     """Run executions (any number of workers, on any number of hosts, may share a database)."""
     settings = load_settings()
@@ -222,7 +228,13 @@ def worker_command(
             raise ConfigError(
                 "The database is not migrated to this version; run `flowdeck db migrate` first."
             )
-        asyncio.run(_work(url, WorkerSettings(concurrency=concurrency, grace=grace)))
+        settings_ = WorkerSettings(
+            concurrency=concurrency,
+            grace=grace,
+            lease=timedelta(seconds=lease),
+            rescue_interval=min(5.0, lease / 2),
+        )
+        asyncio.run(_work(url, settings_))
 
 
 async def _work(url: str, settings: WorkerSettings) -> None:

@@ -36,7 +36,7 @@ def world(api: Api) -> dict[str, Any]:
 
 
 # (method, path, body): {workflow} and {token} are Ada's.
-OWNED = [
+OWNED: list[tuple[str, str, Any]] = [
     ("GET", "/api/workflows/{workflow}", None),
     ("PATCH", "/api/workflows/{workflow}", {"name": "Taken"}),
     ("POST", "/api/workflows/{workflow}/duplicate", None),
@@ -47,7 +47,7 @@ OWNED = [
     ("GET", "/api/executions/{execution}", None),
     ("POST", "/api/executions/{execution}/cancel", None),
 ]
-ANY_USER = [
+ANY_USER: list[tuple[str, str, Any]] = [
     ("GET", "/api/me", None),
     ("GET", "/api/tokens", None),
     ("POST", "/api/tokens", {"name": "new"}),
@@ -66,7 +66,7 @@ ANY_USER = [
         {"inputs": {"url": "http://127.0.0.1:9/x"}},
     ),
 ]
-ADMIN_ONLY = [
+ADMIN_ONLY: list[tuple[str, str, Any]] = [
     ("POST", "/api/templates", NEW_TEMPLATE),
     ("PATCH", "/api/templates/fan-out-requests", {"name": "Renamed"}),
     ("DELETE", "/api/templates/json-api-to-webhook", None),

@@ -19,6 +19,7 @@ from flowdeck.api.app import create_app
 from flowdeck.config import Settings
 from flowdeck.engine.worker import WorkerSettings
 from tests.api.conftest import Api, Person, running_server
+from tests.api.conftest import api as api
 
 
 class Target:
@@ -96,6 +97,10 @@ class Target:
 
     def release(self, key: str) -> None:
         self.gates.setdefault(key, threading.Event()).set()
+
+    def wait_entered(self, key: str, timeout: float = 30) -> bool:
+        """Block until a request to /block/<key> has arrived."""
+        return self.entered.setdefault(key, threading.Event()).wait(timeout)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from flowdeck.db.queries import query
+from flowdeck.db.retry import with_connection
 from flowdeck.engine.runner import Interrupted, StepResult
 from flowdeck.users.service import Conn
 
@@ -58,41 +59,45 @@ class Journal:
         }
 
     async def begin(self, path: str, step: Mapping[str, Any], attempt: int) -> None:
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                query(Q, "step_begin"),
-                {
-                    **self._guard(),
-                    "path": path,
-                    "step_id": step["id"],
-                    "step_type": step["type"],
-                    "attempt": attempt,
-                },
-            )
-            if await cur.fetchone() is None:
-                await self._interrupted(conn)
+        await self._write(
+            "step_begin",
+            {
+                **self._guard(),
+                "path": path,
+                "step_id": step["id"],
+                "step_type": step["type"],
+                "attempt": attempt,
+            },
+        )
 
     async def finish(self, path: str, step: Mapping[str, Any], result: StepResult) -> None:
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                query(Q, "step_finish"),
-                {
-                    **self._guard(),
-                    "path": path,
-                    "step_id": step["id"],
-                    "step_type": step["type"],
-                    "status": result.status,
-                    "attempt": result.attempts,
-                    "output": Jsonb(result.output),
-                    "error": Jsonb(result.error) if result.error is not None else None,
-                    "logs": Jsonb(result.logs),
-                    "started_at": result.started_at,
-                },
-            )
-            if await cur.fetchone() is None:
-                await self._interrupted(conn)
+        await self._write(
+            "step_finish",
+            {
+                **self._guard(),
+                "path": path,
+                "step_id": step["id"],
+                "step_type": step["type"],
+                "status": result.status,
+                "attempt": result.attempts,
+                "output": Jsonb(result.output),
+                "error": Jsonb(result.error) if result.error is not None else None,
+                "logs": Jsonb(result.logs),
+                "started_at": result.started_at,
+            },
+        )
 
-    async def _interrupted(self, conn: Conn) -> None:
+    async def _write(self, name: str, params: dict[str, Any]) -> None:
+        """A guarded step write (retried on a new connection if the old one broke)."""
+
+        async def write(conn: Conn) -> bool:
+            cur = await conn.execute(query(Q, name), params)
+            return await cur.fetchone() is not None
+
+        if not await with_connection(self.pool, write):
+            await with_connection(self.pool, self._interrupted)
+
+    async def _interrupted(self, conn: Conn) -> bool:
         cur = await conn.execute(query(Q, "why_interrupted"), {"id": self.execution_id})
         row = await cur.fetchone()
         if row is not None and row["cancel_requested"] and row["status"] == "running":

@@ -32,6 +32,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from flowdeck.db.queries import query
+from flowdeck.db.retry import with_connection
 from flowdeck.engine.journal import Journal, recorded_steps
 from flowdeck.engine.runner import Execution, Interrupted, Outcome, Runner
 from flowdeck.engine.states import ExecutionStatus
@@ -130,8 +131,9 @@ class Worker:
     async def _execute(self, row: dict[str, Any]) -> None:
         execution_id: UUID = row["id"]
         try:
-            async with self.pool.connection() as conn:
-                recorded = await recorded_steps(conn, execution_id)
+            recorded = await with_connection(
+                self.pool, functools.partial(recorded_steps, execution_id=execution_id)
+            )
             execution = Execution(
                 id=str(execution_id),
                 definition=row["definition"] or {},
@@ -165,23 +167,32 @@ class Worker:
             )
 
     async def _finish(self, execution_id: UUID, attempt: int, outcome: Outcome) -> None:
-        async with self.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(
-                query(Q, "finish"),
-                {
-                    "id": execution_id,
-                    "worker_id": self.worker_id,
-                    "execution_attempt": attempt,
-                    "status": str(outcome.status),
-                    "outputs": Jsonb(outcome.outputs),
-                    "error": Jsonb(outcome.error) if outcome.error is not None else None,
-                },
-            )
-            if await cur.fetchone() is None:
-                log.warning("execution %s: finished elsewhere; result dropped", execution_id)
-                return
-            await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
-        self.finished += 1
+        async def finish(conn: Conn) -> bool:
+            async with conn.transaction():
+                return await self._record_outcome(conn, execution_id, attempt, outcome)
+
+        if await with_connection(self.pool, finish):
+            self.finished += 1
+
+    async def _record_outcome(
+        self, conn: Conn, execution_id: UUID, attempt: int, outcome: Outcome
+    ) -> bool:
+        cur = await conn.execute(
+            query(Q, "finish"),
+            {
+                "id": execution_id,
+                "worker_id": self.worker_id,
+                "execution_attempt": attempt,
+                "status": str(outcome.status),
+                "outputs": Jsonb(outcome.outputs),
+                "error": Jsonb(outcome.error) if outcome.error is not None else None,
+            },
+        )
+        if await cur.fetchone() is None:
+            log.warning("execution %s: finished elsewhere; result dropped", execution_id)
+            return False
+        await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
+        return True
 
     # --- leases --------------------------------------------------------------------------
 
