@@ -11,8 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+from uuid import UUID
 
 import httpx
+import psycopg
 import pytest
 
 from flowdeck.api.app import create_app
@@ -150,3 +152,25 @@ def run(
 
 def steps_of(execution: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {step["path"]: step for step in execution["steps"]}
+
+
+FINAL = ("succeeded", "failed", "cancelled", "skipped")
+
+
+def wait_for_final(db_url: str, ids: list[UUID], timeout: float = 90) -> dict[UUID, str]:
+    """Block until every execution has ended, woken by NOTIFY flowdeck_finished."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("LISTEN flowdeck_finished")
+        while True:
+            rows = conn.execute(
+                "SELECT id, status FROM workflow_executions WHERE id = ANY(%s)", (ids,)
+            ).fetchall()
+            statuses = {row[0]: str(row[1]) for row in rows}
+            if all(status in FINAL for status in statuses.values()):
+                return statuses
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"not finished in {timeout}s: {statuses}")
+            for _ in conn.notifies(timeout=min(remaining, 2.0), stop_after=1):
+                pass

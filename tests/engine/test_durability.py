@@ -7,7 +7,6 @@ import asyncio
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -19,10 +18,8 @@ from psycopg.rows import dict_row
 
 from flowdeck.engine.start import start_execution
 from tests.api.conftest import Api
-from tests.engine.conftest import Target, steps_of
+from tests.engine.conftest import Target, steps_of, wait_for_final
 from tests.helpers import flowdeck_env
-
-FINAL = ("succeeded", "failed", "cancelled", "skipped")
 
 
 def _workflow(api: Api, definition: dict[str, Any]) -> tuple[UUID, UUID]:
@@ -50,25 +47,6 @@ def _start_many(
             return started
 
     return asyncio.run(go())
-
-
-def _wait_for_final(db_url: str, ids: list[UUID], timeout: float = 90) -> dict[UUID, str]:
-    """Block until every execution has ended, woken by NOTIFY flowdeck_finished."""
-    deadline = time.monotonic() + timeout
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("LISTEN flowdeck_finished")
-        while True:
-            rows = conn.execute(
-                "SELECT id, status FROM workflow_executions WHERE id = ANY(%s)", (ids,)
-            ).fetchall()
-            statuses = {row[0]: str(row[1]) for row in rows}
-            if all(status in FINAL for status in statuses.values()):
-                return statuses
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"not finished in {timeout}s: {statuses}")
-            for _ in conn.notifies(timeout=min(remaining, 2.0), stop_after=1):
-                pass
 
 
 class Workers:
@@ -134,7 +112,7 @@ def test_a_killed_worker_loses_nothing_and_finished_steps_run_once(
     first.wait(timeout=30)
     target.release("three")
     workers.start()
-    statuses = _wait_for_final(db_url, [execution])
+    statuses = wait_for_final(db_url, [execution])
     assert statuses[execution] == "succeeded"
     assert target.hits["/ok/1"] == 1, "step 1 ran again after the crash"
     assert target.hits["/ok/2"] == 1, "step 2 ran again after the crash"
@@ -166,7 +144,7 @@ def test_two_workers_run_500_executions_each_exactly_once(
     workers.start("--concurrency", "20")
     workers.start("--concurrency", "20")
     ids = _start_many(db_url, user_id, workflow_id, 500, numbered=True)
-    statuses = _wait_for_final(db_url, ids, timeout=120)
+    statuses = wait_for_final(db_url, ids, timeout=120)
     assert set(statuses.values()) == {"succeeded"}
     assert len(target.hits) == 500
     assert set(target.hits.values()) == {1}, "an execution ran twice"
@@ -199,6 +177,6 @@ def test_sigterm_lets_the_running_step_finish(
     worker.send_signal(signal.SIGTERM)
     target.release("slow")
     assert worker.wait(timeout=60) == 0
-    statuses = _wait_for_final(db_url, [execution])
+    statuses = wait_for_final(db_url, [execution])
     assert statuses[execution] == "succeeded"
     assert target.hits["/block/slow"] == 1

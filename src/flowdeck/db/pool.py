@@ -22,5 +22,8 @@ def open_pool(url: str, max_size: int = 20) -> AsyncConnectionPool[AsyncConnecti
         max_size=max_size,
         kwargs={"autocommit": True, "row_factory": dict_row},
         configure=_configure,
+        # A connection the server dropped (a restart, a failover, an idle timeout) is
+        # found and replaced when it is taken, not reported to a user as a 500.
+        check=AsyncConnectionPool.check_connection,
         open=False,
     )
