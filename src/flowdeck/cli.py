@@ -238,7 +238,7 @@ def worker_command(
 
 
 async def _work(url: str, settings: WorkerSettings) -> None:
-    pool = open_pool(url, max_size=max(4, settings.concurrency + 2))
+    pool = open_pool(url, max_size=max(4, settings.concurrency + 2), check=False)
     await pool.open(wait=True, timeout=30)
     try:
         worker = Worker(pool, url, settings)

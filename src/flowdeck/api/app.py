@@ -79,7 +79,10 @@ def create_app(
             app.state.finished = FinishedListener(url)
             background = [asyncio.create_task(app.state.finished.run(), name="finished")]
             if worker is not None:
-                in_process = Worker(pool, url, worker)
+                worker_pool = open_pool(url, max_size=worker.concurrency + 2, check=False)
+                await worker_pool.open(wait=True, timeout=30)
+                stack.push_async_callback(worker_pool.close)
+                in_process = Worker(worker_pool, url, worker)
                 background.append(asyncio.create_task(in_process.run(), name="worker"))
                 stack.push_async_callback(_stop_worker, in_process, background[-1])
             stack.push_async_callback(_cancel, background[0])

@@ -14,8 +14,16 @@ async def _configure(conn: AsyncConnection[DictRow]) -> None:
     conn.prepare_threshold = None
 
 
-def open_pool(url: str, max_size: int = 20) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
-    """The pool every request borrows from: autocommit, rows as dicts."""
+def open_pool(
+    url: str, max_size: int = 20, *, check: bool = True
+) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
+    """A pool of autocommit connections with rows as dicts.
+
+    `check` tests each connection as it is taken (a round trip): right for requests,
+    which would otherwise answer 500 on a connection the server dropped. Workers pass
+    False: their writes retry on a fresh connection anyway (db/retry.py), and a round
+    trip per step would cost them a good share of their throughput.
+    """
     return AsyncConnectionPool(
         url,
         min_size=2,
@@ -24,6 +32,6 @@ def open_pool(url: str, max_size: int = 20) -> AsyncConnectionPool[AsyncConnecti
         configure=_configure,
         # A connection the server dropped (a restart, a failover, an idle timeout) is
         # found and replaced when it is taken, not reported to a user as a 500.
-        check=AsyncConnectionPool.check_connection,
+        check=AsyncConnectionPool.check_connection if check else None,
         open=False,
     )

@@ -30,6 +30,10 @@ from flowdeck.engine.steps import ACTIONS
 from flowdeck.engine.steps.base import StepError, StepRun
 
 CONTROL_FLOW = frozenset({"branch", "foreach", "parallel"})
+# Steps that touch nothing outside the execution: running one again after a crash is
+# invisible, so they skip the "running" record (one commit less each) and are recorded
+# only when finished.
+LOCAL_STEPS = frozenset({"set", "log", "fail"})
 MAX_FOREACH_ITEMS = 10_000
 
 
@@ -235,7 +239,8 @@ class Runner:
         clock = time.perf_counter()
         while True:
             attempt += 1
-            await self.store.begin(path, step, attempt)
+            if step["type"] not in LOCAL_STEPS:
+                await self.store.begin(path, step, attempt)
             run = StepRun(self.execution.id, path, attempt, self.http, step)
             try:
                 args = render(step.get("with") or {}, context)

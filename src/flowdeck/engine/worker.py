@@ -131,9 +131,11 @@ class Worker:
     async def _execute(self, row: dict[str, Any]) -> None:
         execution_id: UUID = row["id"]
         try:
-            recorded = await with_connection(
-                self.pool, functools.partial(recorded_steps, execution_id=execution_id)
-            )
+            recorded = {}
+            if row["attempt"] > 1:  # a first attempt has nothing recorded to replay
+                recorded = await with_connection(
+                    self.pool, functools.partial(recorded_steps, execution_id=execution_id)
+                )
             execution = Execution(
                 id=str(execution_id),
                 definition=row["definition"] or {},
