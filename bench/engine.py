@@ -90,7 +90,8 @@ def setup(db_url: str) -> dict[str, Any]:
         ids = {}
         for name, definition in (("three", THREE_SETS), ("one", ONE_SET)):
             row = conn.execute(
-                "INSERT INTO user_workflows (user_id, name, definition) VALUES (%s, %s, %s) RETURNING id",
+                "INSERT INTO user_workflows (user_id, name, definition) "
+                "VALUES (%s, %s, %s) RETURNING id",
                 (user[0], name, definition),
             ).fetchone()
             assert row is not None
@@ -104,7 +105,8 @@ def throughput(db_url: str, ids: dict[str, Any], count: int) -> float:
         conn.execute("LISTEN flowdeck_finished")
         with conn.transaction():
             conn.execute(
-                "INSERT INTO workflow_executions (user_id, user_workflow_id, status, trigger, definition, input) "
+                "INSERT INTO workflow_executions "
+                "(user_id, user_workflow_id, status, trigger, definition, input) "
                 "SELECT %s, %s, 'queued', 'api', %s::jsonb, '{}' FROM generate_series(1, %s)",
                 (ids["user_id"], ids["three"], THREE_SETS, count),
             )
@@ -115,13 +117,15 @@ def throughput(db_url: str, ids: dict[str, Any], count: int) -> float:
             for _ in conn.notifies(timeout=5, stop_after=count - done):
                 done += 1
             finished = conn.execute(
-                "SELECT count(*) FROM workflow_executions WHERE user_workflow_id = %s AND status = 'succeeded'",
+                "SELECT count(*) FROM workflow_executions "
+                "WHERE user_workflow_id = %s AND status = 'succeeded'",
                 (ids["three"],),
             ).fetchone()
             done = int(finished[0]) if finished else done
         elapsed = time.perf_counter() - started
         failed = conn.execute(
-            "SELECT count(*) FROM workflow_executions WHERE status <> 'succeeded' AND user_workflow_id = %s",
+            "SELECT count(*) FROM workflow_executions "
+            "WHERE status <> 'succeeded' AND user_workflow_id = %s",
             (ids["three"],),
         ).fetchone()
         assert failed == (0,), f"{failed} executions did not succeed"
@@ -166,7 +170,7 @@ def commit_rate(db_url: str, connections: int, seconds: float = 3.0) -> float:
     return sum(counts) / seconds
 
 
-def token_for(db_url: str, env: dict[str, str]) -> str:
+def token_for(env: dict[str, str]) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "flowdeck", "tokens", "create", "--email", "bench@example.com"],
         env=env,
@@ -191,7 +195,7 @@ def main() -> None:
             migrate(db_url)
             ids = setup(db_url)
             env = _env(db_url)
-            token = token_for(db_url, env)
+            token = token_for(env)
             with ExitStack() as stack:
                 for _ in range(args.workers):
                     stack.enter_context(
