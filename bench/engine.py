@@ -151,7 +151,8 @@ def commit_rate(db_url: str, connections: int, seconds: float = 3.0) -> float:
     """Single-row INSERT+COMMITs per second, from `connections` connections at once."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute(
-            "CREATE TABLE IF NOT EXISTS bench_commits (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())"
+            "CREATE TABLE IF NOT EXISTS bench_commits "
+            "(id bigserial PRIMARY KEY, at timestamptz DEFAULT now())"
         )
     counts = [0] * connections
     stop = time.perf_counter() + seconds
@@ -228,9 +229,8 @@ def main() -> None:
         f"  (c) single-row INSERT+COMMIT: {one:.0f}/s from 1 connection, "
         f"{many:.0f}/s from {args.workers * args.concurrency} connections"
     )
-    print(
-        f"      (a) / (c, {args.workers * args.concurrency} connections) = {rate / many:.3f} executions per commit"
-    )
+    connections = args.workers * args.concurrency
+    print(f"      (a) / (c, {connections} connections) = {rate / many:.3f} executions per commit")
 
 
 if __name__ == "__main__":
