@@ -88,7 +88,11 @@ def serve(
         if applied:
             out.print(f"Applied {len(applied)} migration(s): {', '.join(applied)}")
         asyncio.run(_prepare_instance(url))
-        worker = None if no_worker else WorkerSettings(concurrency=concurrency)
+        worker = (
+            None
+            if no_worker
+            else WorkerSettings(concurrency=concurrency, retention=settings.retention())
+        )
         app = create_app(settings, database_url=url, worker=worker)
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to
         # the handler that was installed before it. Make that handler a no-op, so that a
@@ -233,6 +237,7 @@ def worker_command(
             grace=grace,
             lease=timedelta(seconds=lease),
             rescue_interval=min(5.0, lease / 2),
+            retention=settings.retention(),
         )
         asyncio.run(_work(url, settings_))
 

@@ -6,6 +6,7 @@ so tests and subprocesses each get the environment they were given.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import platformdirs
@@ -42,9 +43,24 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Larger request bodies are answered 413."
     )
+    execution_retention: str = Field(
+        default="30d",
+        description="Finished executions older than this are deleted; 'never' keeps them.",
+    )
     cookie_secure: bool = Field(
         default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
     )
+
+    def retention(self) -> timedelta | None:
+        """FLOWDECK_EXECUTION_RETENTION as a duration; None for 'never'."""
+        from flowdeck.engine.durations import parse_duration
+
+        if self.execution_retention.strip().lower() in ("never", "forever", "0"):
+            return None
+        try:
+            return parse_duration(self.execution_retention)
+        except ValueError as exc:
+            raise ConfigError(f"FLOWDECK_EXECUTION_RETENTION: {exc}") from None
 
     @property
     def pgdata_dir(self) -> Path:

@@ -34,6 +34,7 @@ from psycopg_pool import AsyncConnectionPool
 from flowdeck.db.queries import query
 from flowdeck.db.retry import with_connection
 from flowdeck.engine.journal import Journal, recorded_steps
+from flowdeck.engine.retention import delete_expired
 from flowdeck.engine.runner import Execution, Interrupted, Outcome, Runner
 from flowdeck.engine.states import ExecutionStatus
 from flowdeck.users.service import Conn
@@ -50,6 +51,8 @@ class WorkerSettings:
     poll_interval: float = 2.0
     rescue_interval: float = 5.0
     grace: float = 10.0
+    retention: timedelta | None = timedelta(days=30)  # None: keep every execution
+    retention_interval: float = 600.0
 
 
 def new_worker_id() -> str:
@@ -132,7 +135,9 @@ class Worker:
         execution_id: UUID = row["id"]
         try:
             recorded = {}
-            if row["attempt"] > 1:  # a first attempt has nothing recorded to replay
+            # A first attempt has nothing recorded to replay, unless it is a retry (which
+            # starts with the succeeded steps of the execution it retries).
+            if row["attempt"] > 1 or row["retry_of"] is not None:
                 recorded = await with_connection(
                     self.pool, functools.partial(recorded_steps, execution_id=execution_id)
                 )
@@ -218,7 +223,13 @@ class Worker:
                 log.warning("heartbeat failed (%s); retrying", exc)
 
     async def _rescue(self) -> None:
+        swept_at = 0.0
         while True:
+            if self.settings.retention is not None:
+                now = asyncio.get_running_loop().time()
+                if now - swept_at >= self.settings.retention_interval:
+                    swept_at = now
+                    await self._sweep(self.settings.retention)
             try:
                 async with self.pool.connection() as conn:
                     cur = await conn.execute(query(Q, "rescue"))
@@ -229,6 +240,15 @@ class Worker:
             except psycopg.Error as exc:
                 log.warning("rescuer failed (%s); retrying", exc)
             await asyncio.sleep(self.settings.rescue_interval)
+
+    async def _sweep(self, retention: timedelta) -> None:
+        """Delete expired executions a batch at a time (every worker may; SKIP LOCKED)."""
+        try:
+            async with self.pool.connection() as conn:
+                while (deleted := await delete_expired(conn, retention)) > 0:
+                    log.info("retention: deleted %d finished execution(s)", deleted)
+        except psycopg.Error as exc:
+            log.warning("retention sweep failed (%s); will try again", exc)
 
     async def _listen(self) -> None:
         """Wake the claim loop on NOTIFY; reconnect when the connection drops."""

@@ -3,18 +3,21 @@ read one with its steps, cancel. Another user's execution is a 404."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from flowdeck.api.deps import ConnDep, CurrentUser
 from flowdeck.api.errors import ApiError, definition_invalid, not_found
 from flowdeck.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page
-from flowdeck.db.queries import query
+from flowdeck.db.queries import fetch_row, query
 from flowdeck.engine.definition import DefinitionError
 from flowdeck.engine.start import NotStartable, start_execution
 from flowdeck.engine.states import FINAL, ExecutionStatus
@@ -222,3 +225,119 @@ async def cancel_execution(execution_id: UUID, user: CurrentUser, conn: ConnDep)
             409, "execution_finished", f"The execution has already ended ({current['status']})."
         )
     return await fetch_execution(conn, user, execution_id)
+
+
+async def _source(conn: Conn, user: User, execution_id: UUID) -> dict[str, Any]:
+    cur = await conn.execute(query("history", "source"), {"id": execution_id, "user_id": user.id})
+    row = await cur.fetchone()
+    if row is None:
+        raise not_found("The execution")
+    return row
+
+
+@router.post("/api/executions/{execution_id}/retry", status_code=201, response_model=ExecutionOut)
+async def retry_execution(execution_id: UUID, user: CurrentUser, conn: ConnDep) -> dict[str, Any]:
+    """A new execution of the same snapshot and inputs that reuses the recorded results
+    of the steps that succeeded and continues from the one that failed (`retry_of`)."""
+    source = await _source(conn, user, execution_id)
+    if source["status"] not in ("failed", "cancelled"):
+        raise ApiError(
+            409,
+            "not_retryable",
+            f"Only a failed or cancelled execution can be retried; this one is {source['status']}.",
+        )
+    if source["definition"] is None:
+        raise ApiError(409, "not_retryable", "This execution recorded no definition to run again.")
+    async with conn.transaction():
+        cur = await conn.execute(query("history", "insert_retry"), {"id": execution_id})
+        new_id = (await fetch_row(cur))["id"]
+        await conn.execute(
+            query("history", "copy_succeeded_steps"), {"new_id": new_id, "old_id": execution_id}
+        )
+        await conn.execute(query(Q, "notify_queued"))
+    return await fetch_execution(conn, user, new_id)
+
+
+class RerunIn(BaseModel):
+    inputs: dict[str, Any] | None = Field(
+        None, description="New inputs; default: the inputs of the execution rerun."
+    )
+
+
+@router.post("/api/executions/{execution_id}/rerun", status_code=201, response_model=ExecutionOut)
+async def rerun_execution(
+    execution_id: UUID, user: CurrentUser, conn: ConnDep, body: RerunIn | None = None
+) -> dict[str, Any]:
+    """Run the same workflow (or template) again from the start, optionally with new inputs."""
+    source = await _source(conn, user, execution_id)
+    inputs = body.inputs if body is not None and body.inputs is not None else source["input"]
+    try:
+        new_id, _ = await start_execution(
+            conn,
+            user.id,
+            workflow_id=source["user_workflow_id"],
+            template_id=source["template_id"],
+            inputs=inputs or {},
+            trigger="manual" if source["trigger"] == "manual" else "api",
+        )
+    except NotStartable as exc:
+        raise ApiError(404 if exc.code == "not_found" else 409, exc.code, str(exc)) from None
+    except DefinitionError as error:
+        raise definition_invalid(error, prefix="") from None
+    return await fetch_execution(conn, user, new_id)
+
+
+EVENT_POLL_SECONDS = 0.25
+
+
+@router.get("/api/executions/{execution_id}/events")
+async def execution_events(
+    execution_id: UUID, request: Request, user: CurrentUser
+) -> StreamingResponse:
+    """Live progress as server-sent events: `step` when a step starts or finishes, `status`
+    when the execution's status changes; the stream ends with the final status.
+
+    The stream looks at the execution four times a second while someone watches, which
+    costs the engine nothing per step (no NOTIFY on the hot path).
+    """
+    pool = request.app.state.pool
+    async with pool.connection() as conn:
+        await fetch_execution(conn, user, execution_id)  # 404 before the stream starts
+
+    async def stream() -> AsyncIterator[str]:
+        seen_steps: dict[str, tuple[str, int]] = {}
+        seen_status: str | None = None
+        while True:
+            async with pool.connection() as conn:
+                cur = await conn.execute(
+                    query("history", "snapshot"), {"id": execution_id, "user_id": user.id}
+                )
+                snap = await cur.fetchone()
+            if snap is None:
+                yield _event("status", {"status": "deleted"})
+                return
+            for step in snap["steps"]:
+                key = (step["status"], step["attempt"])
+                if seen_steps.get(step["path"]) != key:
+                    seen_steps[step["path"]] = key
+                    yield _event("step", step)
+            status: str = snap["status"]
+            if status != seen_status:
+                seen_status = status
+                yield _event(
+                    "status",
+                    {"status": seen_status, "error": snap["error"], "outputs": snap["output"]},
+                )
+            if ExecutionStatus(status) in FINAL or await request.is_disconnected():
+                return
+            await asyncio.sleep(EVENT_POLL_SECONDS)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _event(kind: str, data: Any) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n"

@@ -60,6 +60,10 @@ CREATE INDEX IF NOT EXISTS idx_workflow_executions_claim
 -- The rescuer: running executions whose lease expired.
 CREATE INDEX IF NOT EXISTS idx_workflow_executions_lease
   ON workflow_executions (lease_expires_at) WHERE status = 'running';
+-- Retention: finished executions by age.
+CREATE INDEX IF NOT EXISTS idx_workflow_executions_finished
+  ON workflow_executions (finished_at)
+  WHERE status IN ('succeeded', 'failed', 'cancelled', 'skipped');
 -- History, newest first.
 CREATE INDEX IF NOT EXISTS idx_workflow_executions_history
   ON workflow_executions (user_id, created_at DESC, id DESC);

@@ -44,7 +44,7 @@ UPDATE workflow_executions e SET
   lease_expires_at = now() + %(lease)s, started_at = coalesce(e.started_at, now())
 FROM due WHERE e.id = due.id
 RETURNING e.id, e.user_id, e.user_workflow_id, e.template_id, e.definition, e.input,
-          e.config, e.attempt, e.trigger, e.deadline_at
+          e.config, e.attempt, e.trigger, e.deadline_at, e.retry_of
 
 -- name: recorded_steps
 SELECT path, status, output, error, attempt, started_at, finished_at, logs
