@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Annotated, NoReturn, TypeVar
 
+import httpx
 import psycopg
 import typer
 from psycopg import AsyncConnection
@@ -25,6 +27,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from flowdeck import cli_client
 from flowdeck.catalog.sync import sync_builtin_templates
 from flowdeck.config import load_settings
 from flowdeck.db.connect import open_database
@@ -209,6 +212,9 @@ def templates_sync() -> None:
     )
 
 
+app.command("run")(cli_client.run)
+
+
 @app.command("worker")
 def worker_command(
     concurrency: Annotated[
@@ -331,6 +337,9 @@ def main() -> None:
         app()
     except FlowdeckError as exc:
         _fail(str(exc))
+    except httpx.HTTPError as exc:
+        url = os.environ.get("FLOWDECK_URL", cli_client.DEFAULT_URL)
+        _fail(f"cannot reach Flowdeck at {url}: {exc}")
     except psycopg.Error as exc:
         # A database error no layer above expected (a lost connection mid-command, a
         # permission missing): say what PostgreSQL said, without a stack trace.
