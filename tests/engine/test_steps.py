@@ -250,3 +250,41 @@ def test_an_expression_error_names_the_missing_path(engine: Api) -> None:
     )
     assert execution["status"] == "failed"
     assert execution["error"]["path"] == "a"
+
+
+def test_the_execution_timeout_stops_it_between_steps(engine: Api, target: Target) -> None:
+    ada = engine.person("ada")
+    execution = run(
+        engine,
+        ada,
+        {
+            "timeout": "200ms",
+            "steps": [
+                {"id": "slow", "type": "http", "with": {"url": f"{target.url}/slow?ms=400"}},
+                {"id": "late", "type": "http", "with": {"url": f"{target.url}/ok/late"}},
+            ],
+        },
+    )
+    assert execution["status"] == "failed"
+    assert "timed out" in execution["error"]["message"]
+    assert target.hits["/ok/late"] == 0
+
+
+def test_foreach_over_something_else_than_a_list_fails_clearly(engine: Api) -> None:
+    ada = engine.person("ada")
+    execution = run(
+        engine,
+        ada,
+        {
+            "steps": [
+                {
+                    "id": "each",
+                    "type": "foreach",
+                    "items": "{{ 42 }}",
+                    "steps": [{"id": "x", "type": "log", "with": {"message": "{{ item }}"}}],
+                }
+            ]
+        },
+    )
+    assert execution["status"] == "failed"
+    assert execution["error"]["message"] == "items must be a list, got int"
