@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from flowdeck import __version__
 from flowdeck.api import errors
 from flowdeck.api.limits import BodyLimitMiddleware
-from flowdeck.api.routes import auth, executions, health, templates, tokens, workflows
+from flowdeck.api.routes import auth, executions, health, signals, templates, tokens, workflows
 from flowdeck.config import Settings
 from flowdeck.db.connect import open_database
 from flowdeck.db.migrate import load_migrations, migrate
@@ -99,6 +99,6 @@ def create_app(
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    for module in (health, auth, tokens, templates, workflows, executions):
+    for module in (health, auth, tokens, templates, workflows, executions, signals):
         app.include_router(module.router)
     return app

@@ -1,4 +1,5 @@
-"""The database side of the runner: recorded steps in, step results out, guarded."""
+"""The database side of the runner: recorded steps in, step results out, guarded; and
+what durable steps need (signals, child executions)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from flowdeck.db.queries import query
 from flowdeck.db.retry import with_connection
+from flowdeck.engine.definition import DefinitionError
 from flowdeck.engine.runner import Interrupted, StepResult
+from flowdeck.engine.start import NotStartable, start_execution
+from flowdeck.engine.steps.base import Child, StepError
 from flowdeck.users.service import Conn
 
 Q = "executions"
@@ -45,11 +49,13 @@ class Journal:
         execution_id: UUID,
         worker_id: str,
         execution_attempt: int,
+        user_id: UUID | None = None,
     ) -> None:
         self.pool = pool
         self.execution_id = execution_id
         self.worker_id = worker_id
         self.execution_attempt = execution_attempt
+        self.user_id = user_id  # the owner: child executions run as them
 
     def _guard(self) -> dict[str, Any]:
         return {
@@ -86,6 +92,84 @@ class Journal:
                 "started_at": result.started_at,
             },
         )
+
+    async def suspend(self, path: str, step: Mapping[str, Any], result: StepResult) -> None:
+        await self._write(
+            "step_suspend",
+            {
+                **self._guard(),
+                "path": path,
+                "step_id": step["id"],
+                "step_type": step["type"],
+                "attempt": result.attempts,
+                "output": Jsonb(result.output),
+                "started_at": result.started_at,
+            },
+        )
+
+    # --- what durable steps need ---------------------------------------------------------
+
+    async def take_signal(self, path: str, name: str) -> tuple[bool, Any]:
+        async def take(conn: Conn) -> tuple[bool, Any]:
+            cur = await conn.execute(
+                query(Q, "take_signal"), {**self._guard(), "path": path, "name": name}
+            )
+            row = await cur.fetchone()
+            return (False, None) if row is None else (True, row["payload"])
+
+        return await with_connection(self.pool, take)
+
+    async def start_child(self, path: str, workflow: str, inputs: Mapping[str, Any]) -> str:
+        if self.user_id is None:
+            raise StepError("this execution has no owner to run a child as", retryable=False)
+        user_id = self.user_id
+
+        async def start(conn: Conn) -> str:
+            cur = await conn.execute(
+                query(Q, "child_workflow"), {"user_id": user_id, "ref": workflow}
+            )
+            found = await cur.fetchall()
+            if not found:
+                raise StepError(
+                    f"no workflow with the id or name {workflow!r} was found among the "
+                    "owner's workflows",
+                    retryable=False,
+                )
+            if not found[0]["by_id"] and len(found) > 1:
+                raise StepError(
+                    f"{len(found)} or more workflows are named {workflow!r}; name it by its id",
+                    retryable=False,
+                )
+            try:
+                child_id, _ = await start_execution(
+                    conn,
+                    user_id,
+                    workflow_id=found[0]["id"],
+                    inputs=inputs,
+                    trigger="workflow",
+                    # The same key for the same step: a replay gets the child it started.
+                    idempotency_key=f"{self.execution_id}:{path}",
+                    parent_execution_id=self.execution_id,
+                )
+            except NotStartable as exc:
+                raise StepError(f"workflow {workflow!r}: {exc}", retryable=False) from None
+            except DefinitionError as exc:  # its inputs (or its definition) do not fit
+                raise StepError(
+                    f"workflow {workflow!r} cannot start: {exc}", retryable=False
+                ) from None
+            return str(child_id)
+
+        return await with_connection(self.pool, start)
+
+    async def child(self, child_id: str) -> Child | None:
+        async def read(conn: Conn) -> Child | None:
+            cur = await conn.execute(query(Q, "child_state"), {"id": child_id})
+            row = await cur.fetchone()
+            if row is None:
+                return None
+            return Child(row["status"], row["output"], row["error"])
+
+        return await with_connection(self.pool, read)
 
     async def _write(self, name: str, params: dict[str, Any]) -> None:
         """A guarded step write (retried on a new connection if the old one broke)."""

@@ -9,6 +9,13 @@ the outside get a stable idempotency key (`<execution id>:<step path>`).
 Step paths name a step's place: `fetch`, `check.then.post`, `loop[3].notify`,
 `fan.left.call`. The runner works on the stored definition document (validated before
 the execution was started), so what runs is exactly what was saved.
+
+Durable steps (delay, wait, workflow) may not be able to finish yet: they raise Suspend,
+the runner records them as `waiting` (with what they wait for) and lets Suspend go up to
+the worker, which parks the execution in the database. Parallel branches and foreach
+items that can still run do so first; the execution suspends when nothing else can run,
+until the earliest timer among its waiting steps. When it wakes it replays, and each
+waiting step is re-entered to see whether what it waits for has come.
 """
 
 from __future__ import annotations
@@ -26,8 +33,8 @@ import httpx
 from flowdeck.engine.durations import parse_duration
 from flowdeck.engine.expressions import ExpressionError, render
 from flowdeck.engine.states import FINISHED_STEP, ExecutionStatus, StepStatus
-from flowdeck.engine.steps import ACTIONS
-from flowdeck.engine.steps.base import StepError, StepRun
+from flowdeck.engine.steps import ACTIONS, DURABLE
+from flowdeck.engine.steps.base import DurableRun, DurableStore, StepError, StepRun, Suspend
 
 CONTROL_FLOW = frozenset({"branch", "foreach", "parallel"})
 # Steps that touch nothing outside the execution: running one again after a crash is
@@ -66,13 +73,17 @@ class Outcome:
     error: dict[str, Any] | None = None
 
 
-class StepStore(Protocol):
-    """Where step results go. Both calls raise Interrupted when the execution is no longer
+class StepStore(DurableStore, Protocol):
+    """Where step results go. The writes raise Interrupted when the execution is no longer
     this worker's to run (cancelled, or its lease was rescued)."""
 
     async def begin(self, path: str, step: Mapping[str, Any], attempt: int) -> None: ...
 
     async def finish(self, path: str, step: Mapping[str, Any], result: StepResult) -> None: ...
+
+    async def suspend(self, path: str, step: Mapping[str, Any], result: StepResult) -> None:
+        """Record the step as waiting; `result.output` is what it waits for."""
+        ...
 
 
 class Interrupted(Exception):
@@ -212,6 +223,8 @@ class Runner:
                 return result
         if step["type"] in CONTROL_FLOW:
             result = await self._control_flow(step, path, scope, extra, context, started)
+        elif step["type"] in DURABLE:
+            result = await self._durable(step, path, context, recorded, started)
         else:
             previous = recorded.attempts if recorded is not None else 0
             result = await self._action(step, path, context, previous, started)
@@ -283,6 +296,60 @@ class Runner:
             delay = min(cap, backoff * 2 ** (attempt - previous_attempts - 1))
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 (not security)
 
+    # --- durable steps: may suspend the execution -------------------------------------------
+
+    async def _durable(
+        self,
+        step: dict[str, Any],
+        path: str,
+        context: Mapping[str, Any],
+        recorded: StepResult | None,
+        started: datetime,
+    ) -> StepResult:
+        """Enter (or re-enter) a delay, wait or workflow step; raise Suspend when it waits.
+
+        No retries: what these steps wait for does not come sooner by asking again.
+        """
+        state = None
+        if recorded is not None:
+            # A replay: timers count from the first start, and the step picks up what it
+            # recorded when it suspended (the output of a `waiting` row; a row still
+            # `running` has it too when the worker died after re-entering).
+            started = recorded.started_at or started
+            if isinstance(recorded.output, dict):
+                state = recorded.output
+        await self.store.begin(path, step, 1)
+        run = DurableRun(self.execution.id, path, step, started, state, self.store)
+        try:
+            args = render(step.get("with") or {}, context)
+            output = await DURABLE[step["type"]](args, run)
+        except ExpressionError as exc:
+            error = _expression_error(path, exc)
+        except StepError as exc:
+            error = exc.as_error()
+            error.pop("retryable", None)
+        except Suspend as suspension:
+            waiting = StepResult(
+                StepStatus.WAITING, output=suspension.state, attempts=1, started_at=started
+            )
+            await self.store.suspend(path, step, waiting)
+            raise Suspend(suspension.until) from None
+        else:
+            return StepResult(
+                StepStatus.SUCCEEDED,
+                output=output,
+                attempts=1,
+                elapsed_ms=_since(started),
+                started_at=started,
+            )
+        return StepResult(
+            StepStatus.FAILED,
+            error=error,
+            attempts=1,
+            elapsed_ms=_since(started),
+            started_at=started,
+        )
+
     # --- control flow ----------------------------------------------------------------------
 
     async def _control_flow(
@@ -351,8 +418,15 @@ class Runner:
             )
         gate = asyncio.Semaphore(int(step.get("concurrency") or 1))
         body: list[dict[str, Any]] = step["steps"]
+        suspended = False
+        begun = {  # the items an earlier run started: "each[3]." of "each[3].notify"
+            key[: key.index("].", len(path)) + 2]
+            for key in self.recorded
+            if key.startswith(f"{path}[") and "]." in key[len(path) :]
+        }
 
         async def one(index: int, item: Any) -> dict[str, Any]:
+            nonlocal suspended
             loop = {
                 "index": index + 1,
                 "index0": index,
@@ -361,9 +435,20 @@ class Runner:
                 "last": index == len(items) - 1,
             }
             async with gate:
-                return await self.run_steps(
-                    body, f"{path}[{index}].", scope, {**extra, "item": item, "loop": loop}
-                )
+                prefix = f"{path}[{index}]."
+                if suspended and prefix not in begun:
+                    # Once an item waits, start no new ones: `concurrency` counts waiting
+                    # items too (it bounds, say, the child executions running at once).
+                    # Items that started before are re-entered, so that what they waited
+                    # for is recorded when it comes.
+                    raise Suspend(None)
+                try:
+                    return await self.run_steps(
+                        body, prefix, scope, {**extra, "item": item, "loop": loop}
+                    )
+                except Suspend:
+                    suspended = True
+                    raise
 
         results = await _all(one(index, item) for index, item in enumerate(items))
         return [_outputs(body, result) for result in results]
@@ -377,22 +462,47 @@ class Runner:
             )
 
 
+class _Suspended:
+    def __init__(self, until: datetime | None) -> None:
+        self.until = until
+
+
+async def _or_suspended(coroutine: Any) -> Any:
+    try:
+        return await coroutine
+    except Suspend as suspension:
+        return _Suspended(suspension.until)
+
+
 async def _all(coroutines: Any) -> list[Any]:
-    """Run concurrently; the first failure cancels the rest and is raised as it is."""
+    """Run concurrently; the first failure cancels the rest and is raised as it is.
+
+    A suspension does not stop the others: they run on until they end or wait too, and
+    then Suspend is raised with the earliest timer among them.
+    """
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(coroutine) for coroutine in coroutines]
+            tasks = [group.create_task(_or_suspended(coroutine)) for coroutine in coroutines]
     except BaseExceptionGroup as failures:
         first: BaseException = failures
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
         raise first from None
-    return [task.result() for task in tasks]
+    results = [task.result() for task in tasks]
+    waiting = [result for result in results if isinstance(result, _Suspended)]
+    if waiting:
+        timers = [result.until for result in waiting if result.until is not None]
+        raise Suspend(min(timers) if timers else None)
+    return results
 
 
 def _outputs(steps: list[dict[str, Any]], visible: Mapping[str, Any]) -> dict[str, Any]:
     """A nested list's step outputs, keyed by step id."""
     return {step["id"]: visible[step["id"]]["output"] for step in steps if step["id"] in visible}
+
+
+def _since(started: datetime) -> float:
+    return round((datetime.now(UTC) - started).total_seconds() * 1000, 1)
 
 
 def _elapsed(clock: float) -> float:

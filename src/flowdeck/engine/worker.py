@@ -9,6 +9,12 @@
   after its execution was rescued or cancelled changes nothing.
 - stop(): no more claims; running executions get `grace` seconds to finish, then are
   cancelled in-process and released back to the queue.
+- Durable waiting: an execution whose step suspends (delay, wait, workflow) goes from
+  running to waiting and holds no worker. It is queued again when its timer is due (each
+  claim round wakes due timers; the worker that parked it also sets a local timer, so a
+  short delay does not cost a poll interval), when a signal it waits for is sent (the
+  signals route), or when a child it waits for ends (here, in the child's finishing
+  transaction). The rescuer also wakes any whose signal or child came unnoticed.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +43,7 @@ from flowdeck.engine.journal import Journal, recorded_steps
 from flowdeck.engine.retention import delete_expired
 from flowdeck.engine.runner import Execution, Interrupted, Outcome, Runner
 from flowdeck.engine.states import ExecutionStatus
+from flowdeck.engine.steps.base import Suspend
 from flowdeck.users.service import Conn
 
 log = logging.getLogger(__name__)
@@ -99,6 +106,10 @@ class Worker:
 
     async def _claim_loop(self) -> None:
         while not self._stopping.is_set():
+            try:
+                await self._wake_due()
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                log.warning("waking due executions failed (%s); retrying", exc)
             free = self.settings.concurrency - len(self._running)
             claimed = 0
             if free > 0:
@@ -111,6 +122,13 @@ class Worker:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+
+    async def _wake_due(self) -> None:
+        """Queue the waiting executions whose timer is due (waiting -> queued)."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(query(Q, "wake_due"))
+            if await cur.fetchall():
+                await conn.execute(query(Q, "notify_queued"))
 
     async def _claim(self, limit: int) -> int:
         async with self.pool.connection() as conn:
@@ -154,14 +172,21 @@ class Worker:
                 },
                 deadline=row["deadline_at"],
             )
-            journal = Journal(self.pool, execution_id, self.worker_id, row["attempt"])
+            journal = Journal(
+                self.pool, execution_id, self.worker_id, row["attempt"], row["user_id"]
+            )
             outcome = await Runner(execution, recorded, journal, self._http).run()
             await self._finish(execution_id, row["attempt"], outcome)
+        except Suspend as suspension:
+            await self._suspend(execution_id, row, suspension.until)
         except Interrupted as interruption:
             if interruption.reason == "cancelled":
-                async with self.pool.connection() as conn:
-                    await conn.execute(query(Q, "cancel_running_requested"), {"id": execution_id})
-                    await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
+                async with self.pool.connection() as conn, conn.transaction():
+                    cur = await conn.execute(
+                        query(Q, "cancel_running_requested"), {"id": execution_id}
+                    )
+                    if await cur.fetchone() is not None:
+                        await self._ended(conn, execution_id)
             else:
                 log.warning("execution %s: lease lost; another worker has it", execution_id)
         except asyncio.CancelledError:
@@ -198,8 +223,77 @@ class Worker:
         if await cur.fetchone() is None:
             log.warning("execution %s: finished elsewhere; result dropped", execution_id)
             return False
-        await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
+        await self._ended(conn, execution_id)
         return True
+
+    async def _ended(self, conn: Conn, execution_id: UUID) -> None:
+        """In the transaction that ended an execution: say so, and wake its parent.
+
+        The parent's row is locked first: a parent still running cannot commit its
+        suspend until this commits, and the check that follows its suspend then sees
+        that the child has ended (see wake_ready_one).
+        """
+        await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
+        cur = await conn.execute(query(Q, "lock_parent"), {"child_id": execution_id})
+        if await cur.fetchone() is None:
+            return
+        cur = await conn.execute(query(Q, "wake_parent"), {"child_id": execution_id})
+        if await cur.fetchone() is not None:
+            await conn.execute(query(Q, "notify_queued"))
+
+    # --- durable waiting -----------------------------------------------------------------
+
+    async def _suspend(
+        self, execution_id: UUID, row: dict[str, Any], until: datetime | None
+    ) -> None:
+        """running -> waiting (guarded by the lease), with its timer at `until`."""
+        deadline: datetime | None = row["deadline_at"]
+        if deadline is not None and (until is None or deadline < until):
+            until = deadline  # wake to fail it when the execution's time is up
+
+        async def suspend(conn: Conn) -> str | None:
+            async with conn.transaction():
+                cur = await conn.execute(
+                    query(Q, "suspend"),
+                    {
+                        "id": execution_id,
+                        "worker_id": self.worker_id,
+                        "execution_attempt": row["attempt"],
+                        "until": until,
+                    },
+                )
+                suspended = await cur.fetchone()
+                if suspended is None:
+                    return None
+                if suspended["status"] == ExecutionStatus.CANCELLED:
+                    await self._ended(conn, execution_id)
+                else:
+                    await conn.execute(query(Q, "notify_waiting"), {"id": execution_id})
+                status: str = suspended["status"]
+                return status
+
+        status = await with_connection(self.pool, suspend)
+        if status is None:
+            log.warning("execution %s: lease lost before it could wait", execution_id)
+            return
+        if status != ExecutionStatus.WAITING:
+            return
+
+        async def wake_if_ready(conn: Conn) -> bool:
+            # A signal or a child's end that came while we were suspending found the
+            # execution still running and could not wake it: look once more, now that
+            # `waiting` is committed.
+            async with conn.transaction():
+                cur = await conn.execute(query(Q, "wake_ready_one"), {"id": execution_id})
+                if await cur.fetchone() is None:
+                    return False
+                await conn.execute(query(Q, "notify_queued"))
+                return True
+
+        if not await with_connection(self.pool, wake_if_ready) and until is not None:
+            delay = max(0.0, (until - datetime.now(UTC)).total_seconds())
+            # Other workers find it due at their next poll; this one wakes on time.
+            asyncio.get_running_loop().call_later(delay, self._wake.set)
 
     # --- leases --------------------------------------------------------------------------
 
@@ -236,6 +330,9 @@ class Worker:
                     rescued = [row["id"] for row in await cur.fetchall()]
                     if rescued:
                         log.warning("requeued %d execution(s) whose lease expired", len(rescued))
+                        await conn.execute(query(Q, "notify_queued"))
+                    cur = await conn.execute(query(Q, "wake_ready"))
+                    if await cur.fetchall():
                         await conn.execute(query(Q, "notify_queued"))
             except psycopg.Error as exc:
                 log.warning("rescuer failed (%s); retrying", exc)

@@ -215,10 +215,17 @@ async def get_execution(execution_id: UUID, user: CurrentUser, conn: ConnDep) ->
 @router.post("/api/executions/{execution_id}/cancel", response_model=ExecutionOut)
 async def cancel_execution(execution_id: UUID, user: CurrentUser, conn: ConnDep) -> dict[str, Any]:
     """Cancel: a queued or waiting execution at once, a running one at its next step."""
-    cur = await conn.execute(query(Q, "cancel"), {"id": execution_id, "user_id": user.id})
-    cancelled = await cur.fetchone()
-    if cancelled is not None and cancelled["status"] == "cancelled":
-        await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
+    async with conn.transaction():
+        # A child cancelled here ends at once: its waiting parent must learn of it now
+        # (lock first, as the worker does when a child finishes; see lock_parent).
+        await conn.execute(query(Q, "lock_parent"), {"child_id": execution_id})
+        cur = await conn.execute(query(Q, "cancel"), {"id": execution_id, "user_id": user.id})
+        cancelled = await cur.fetchone()
+        if cancelled is not None and cancelled["status"] == "cancelled":
+            await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
+            cur = await conn.execute(query(Q, "wake_parent"), {"child_id": execution_id})
+            if await cur.fetchone() is not None:
+                await conn.execute(query(Q, "notify_queued"))
     if cancelled is None:
         current = await fetch_execution(conn, user, execution_id)  # 404 when not mine
         raise ApiError(

@@ -164,3 +164,153 @@ WHERE user_id = %(user_id)s
        OR (created_at, id) < (%(after_created)s::timestamptz, %(after_id)s::uuid))
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s
+
+-- --- durable waiting: delay, wait (signals), workflow (child executions) -----------------
+-- A waiting execution holds no worker. It goes back to the queue (waiting -> queued) when
+-- its timer is due (wake_due), when a signal or a child it waits for arrives (wake_ready,
+-- wake_ready_one, wake_parent), and nothing else; cancel ends it at once.
+
+-- name: step_suspend
+-- The step waits: its output keeps what it waits for (a time, a signal, a child), so a
+-- replay re-enters it, and wake_ready can tell what would wake the execution.
+INSERT INTO workflow_execution_steps
+  (execution_id, path, step_id, step_type, status, attempt, output, started_at)
+SELECT %(id)s, %(path)s, %(step_id)s, %(step_type)s, 'waiting', %(attempt)s, %(output)s,
+       %(started_at)s
+WHERE EXISTS (
+  SELECT 1 FROM workflow_executions
+  WHERE id = %(id)s AND status = 'running' AND worker_id = %(worker_id)s
+    AND attempt = %(execution_attempt)s AND NOT cancel_requested
+)
+ON CONFLICT (execution_id, path) DO UPDATE SET
+  status = 'waiting', attempt = EXCLUDED.attempt, output = EXCLUDED.output, finished_at = NULL
+RETURNING id
+
+-- name: suspend
+-- running -> waiting, by the worker that holds the lease; the timer (scheduled_at) is
+-- NULL when only a signal or a child can wake it. A cancel asked for meanwhile wins.
+UPDATE workflow_executions SET
+  status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'waiting' END,
+  scheduled_at = CASE WHEN cancel_requested THEN scheduled_at ELSE %(until)s END,
+  finished_at = CASE WHEN cancel_requested THEN now() ELSE finished_at END,
+  error = CASE WHEN cancel_requested THEN jsonb_build_object('message', 'Cancelled.')
+               ELSE error END,
+  worker_id = NULL, lease_expires_at = NULL
+WHERE id = %(id)s AND status = 'running' AND worker_id = %(worker_id)s
+  AND attempt = %(execution_attempt)s
+RETURNING status
+
+-- name: wake_due
+-- Waiting executions whose timer is due go back to the queue.
+UPDATE workflow_executions SET status = 'queued', scheduled_at = now()
+WHERE id IN (
+  SELECT id FROM workflow_executions
+  WHERE status = 'waiting' AND scheduled_at <= now()
+  ORDER BY scheduled_at
+  LIMIT 100
+  FOR UPDATE SKIP LOCKED
+) AND status = 'waiting'
+RETURNING id
+
+-- name: wake_ready_one
+-- One waiting execution goes back to the queue if a step of it waits for a signal that
+-- has arrived, or for a child that has ended. Run after every change that may wake it
+-- (a signal kept, a suspend committed), so a wake-up that raced a suspend is not lost.
+UPDATE workflow_executions e SET status = 'queued', scheduled_at = now()
+WHERE e.id = %(id)s AND e.status = 'waiting' AND EXISTS (
+  SELECT 1 FROM workflow_execution_steps s
+  WHERE s.execution_id = e.id AND s.status = 'waiting' AND (
+    (s.step_type = 'wait' AND EXISTS (
+      SELECT 1 FROM execution_signals g
+      WHERE g.execution_id = e.id AND g.name = s.output->>'signal' AND g.consumed_at IS NULL))
+    OR (s.step_type = 'workflow' AND EXISTS (
+      SELECT 1 FROM workflow_executions c
+      WHERE c.id = (s.output->>'child')::uuid
+        AND c.status IN ('succeeded', 'failed', 'cancelled', 'skipped')))
+  )
+)
+RETURNING e.id
+
+-- name: wake_ready
+-- The same for every waiting execution, a few at a time: the rescuer's safety net for a
+-- wake-up nobody sent (a child cancelled through the API while queued or waiting).
+UPDATE workflow_executions SET status = 'queued', scheduled_at = now()
+WHERE id IN (
+  SELECT e.id FROM workflow_executions e
+  WHERE e.status = 'waiting' AND EXISTS (
+    SELECT 1 FROM workflow_execution_steps s
+    WHERE s.execution_id = e.id AND s.status = 'waiting' AND (
+      (s.step_type = 'wait' AND EXISTS (
+        SELECT 1 FROM execution_signals g
+        WHERE g.execution_id = e.id AND g.name = s.output->>'signal' AND g.consumed_at IS NULL))
+      OR (s.step_type = 'workflow' AND EXISTS (
+        SELECT 1 FROM workflow_executions c
+        WHERE c.id = (s.output->>'child')::uuid
+          AND c.status IN ('succeeded', 'failed', 'cancelled', 'skipped')))
+    )
+  )
+  LIMIT 100
+  FOR UPDATE SKIP LOCKED
+) AND status = 'waiting'
+RETURNING id
+
+-- name: lock_parent
+-- Taken in the transaction that ends a child, before wake_parent: a parent that is still
+-- running cannot commit its suspend until the child's end is visible, so the wake-up
+-- check that follows its suspend (wake_ready_one) sees the child ended.
+SELECT p.id FROM workflow_executions p
+JOIN workflow_executions c ON p.id = c.parent_execution_id
+WHERE c.id = %(child_id)s
+FOR UPDATE OF p
+
+-- name: wake_parent
+UPDATE workflow_executions p SET status = 'queued', scheduled_at = now()
+FROM workflow_executions c
+WHERE c.id = %(child_id)s AND p.id = c.parent_execution_id AND p.status = 'waiting'
+RETURNING p.id
+
+-- name: add_signal
+-- Kept only for an execution of this user that has not ended.
+INSERT INTO execution_signals (execution_id, name, payload)
+SELECT id, %(name)s, %(payload)s FROM workflow_executions
+WHERE id = %(id)s AND user_id = %(user_id)s AND status IN ('queued', 'running', 'waiting')
+RETURNING id
+
+-- name: take_signal
+-- The signal this step took before (a replay), else the oldest one of its name nobody
+-- took, marked as taken by this step: each signal is taken once. Only while this worker
+-- holds the execution.
+WITH mine AS (
+  SELECT payload FROM execution_signals
+  WHERE execution_id = %(id)s AND name = %(name)s AND consumed_by_path = %(path)s
+), held AS (
+  SELECT 1 FROM workflow_executions
+  WHERE id = %(id)s AND status = 'running' AND worker_id = %(worker_id)s
+    AND attempt = %(execution_attempt)s
+), taken AS (
+  UPDATE execution_signals SET consumed_at = now(), consumed_by_path = %(path)s
+  WHERE id = (
+    SELECT id FROM execution_signals
+    WHERE execution_id = %(id)s AND name = %(name)s AND consumed_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM mine) AND EXISTS (SELECT 1 FROM held)
+    ORDER BY created_at, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+  )
+  RETURNING payload
+)
+SELECT payload FROM mine UNION ALL SELECT payload FROM taken
+
+-- name: child_workflow
+-- The workflow a `workflow` step names: one of the user's, by id or by name.
+SELECT id, id::text = %(ref)s AS by_id FROM user_workflows
+WHERE user_id = %(user_id)s AND (id::text = %(ref)s OR name = %(ref)s)
+ORDER BY by_id DESC, created_at
+LIMIT 3
+
+-- name: child_state
+SELECT status, output, error FROM workflow_executions WHERE id = %(id)s
+
+-- name: notify_waiting
+-- For whoever watches an execution park (tests wait on it instead of polling).
+SELECT pg_notify('flowdeck_waiting', %(id)s::text)

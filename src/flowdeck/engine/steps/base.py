@@ -1,10 +1,11 @@
-"""What an action step gets besides its rendered arguments."""
+"""What a step gets besides its rendered arguments, and how it fails or suspends."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -39,3 +40,57 @@ class StepRun:
     def idempotency_key(self) -> str:
         """Stable across retries and re-runs after a crash: the same step, the same key."""
         return f"{self.execution_id}:{self.path}"
+
+
+class Suspend(Exception):
+    """Park the execution in the database instead of holding a worker.
+
+    Raised by a durable step (delay, wait, workflow) that cannot finish yet: the runner
+    records the step as `waiting` with `state` (what a replay needs to pick up where it
+    left off), and the worker moves the execution to `waiting` until `until` (None: no
+    timer; a signal or a child's end wakes it).
+    """
+
+    def __init__(self, until: datetime | None = None, state: Any = None) -> None:
+        super().__init__(until)
+        self.until = until
+        self.state = state
+
+
+@dataclass(frozen=True)
+class Child:
+    """A child execution as the `workflow` step sees it."""
+
+    status: str
+    outputs: Any
+    error: dict[str, Any] | None
+
+
+class DurableStore(Protocol):
+    """What durable steps need of the database, for the execution being run."""
+
+    async def take_signal(self, path: str, name: str) -> tuple[bool, Any]:
+        """(True, payload) of the signal `name` this step takes; (False, None) if none came."""
+        ...
+
+    async def start_child(self, path: str, workflow: str, inputs: Mapping[str, Any]) -> str:
+        """Start (once per step path) a child execution of `workflow`; return its id.
+
+        Raises StepError when the workflow is missing or the inputs do not fit it."""
+        ...
+
+    async def child(self, child_id: str) -> Child | None:
+        """The child execution's status and result (None if it was deleted)."""
+        ...
+
+
+@dataclass
+class DurableRun:
+    """One entry into a durable step: the first, or a replay after the execution woke."""
+
+    execution_id: str
+    path: str
+    step: dict[str, Any]
+    started_at: datetime  # when the step first started: timers count from here
+    state: dict[str, Any] | None  # what the step recorded when it last suspended
+    store: DurableStore

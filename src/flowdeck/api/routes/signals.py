@@ -1,0 +1,73 @@
+"""Signals: send a named signal, with any JSON payload, to one of my executions.
+
+A `wait` step for that name takes it: at once when the execution is waiting for it,
+later when the execution gets to such a step (signals are kept until taken). Another
+user's execution is a 404, one that has ended a 409.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Path
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel
+
+from flowdeck.api.deps import ConnDep, CurrentUser
+from flowdeck.api.errors import ApiError, not_found
+from flowdeck.db.queries import query
+
+router = APIRouter(tags=["executions"])
+
+Q = "executions"
+SignalName = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        max_length=255,
+        description="A letter or _, then letters, digits and _ (the wait step's `signal`).",
+    ),
+]
+Payload = Annotated[Any, Body(description="Any JSON value; the wait step's output.")]
+
+
+class SignalOut(BaseModel):
+    execution_id: UUID
+    signal: str
+    delivered: bool  # True: the execution was waiting for it and is queued again
+
+
+@router.post(
+    "/api/executions/{execution_id}/signals/{name}", status_code=202, response_model=SignalOut
+)
+async def send_signal(
+    execution_id: UUID,
+    name: SignalName,
+    user: CurrentUser,
+    conn: ConnDep,
+    payload: Payload = None,
+) -> dict[str, Any]:
+    """Send a signal to an execution; a `wait` step for its name takes it (once)."""
+    cur = await conn.execute(
+        query(Q, "add_signal"),
+        {"id": execution_id, "user_id": user.id, "name": name, "payload": Jsonb(payload)},
+    )
+    if await cur.fetchone() is None:
+        cur = await conn.execute(query(Q, "get"), {"id": execution_id, "user_id": user.id})
+        current = await cur.fetchone()
+        if current is None:
+            raise not_found("The execution")
+        raise ApiError(
+            409,
+            "execution_finished",
+            f"The execution has already ended ({current['status']}); the signal was not kept.",
+        )
+    # The signal is committed (autocommit) before this looks: an execution that suspends
+    # meanwhile finds it in its own check after suspending, so one of the two wakes it.
+    async with conn.transaction():
+        cur = await conn.execute(query(Q, "wake_ready_one"), {"id": execution_id})
+        delivered = await cur.fetchone() is not None
+        if delivered:
+            await conn.execute(query(Q, "notify_queued"))
+    return {"execution_id": execution_id, "signal": name, "delivered": delivered}
