@@ -49,6 +49,7 @@ from flowdeck.users.service import Conn
 log = logging.getLogger(__name__)
 
 Q = "executions"
+TIMER_CHECK_INTERVAL = 0.5  # seconds between looks at other workers' timers
 
 
 @dataclass
@@ -76,6 +77,8 @@ class Worker:
     def __post_init__(self) -> None:
         self._running: dict[UUID, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
+        self._timer_fired = False
+        self._timers_checked_at = 0.0
         self._stopping = asyncio.Event()
         self._http = httpx.AsyncClient(follow_redirects=True)
         self.finished = 0  # executions this worker brought to an end (for tests, metrics)
@@ -123,8 +126,22 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
 
+    def _timer_due(self) -> None:
+        self._timer_fired = True
+        self._wake.set()
+
     async def _wake_due(self) -> None:
-        """Queue the waiting executions whose timer is due (waiting -> queued)."""
+        """Queue the waiting executions whose timer is due (waiting -> queued).
+
+        Not on every claim round: a busy worker claims hundreds of times a second, and
+        timers need only be looked at when one of ours fired, or now and then for the
+        ones other workers (or a worker that died) set.
+        """
+        now = asyncio.get_running_loop().time()
+        if not self._timer_fired and now - self._timers_checked_at < TIMER_CHECK_INTERVAL:
+            return
+        self._timer_fired = False
+        self._timers_checked_at = now
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(query(Q, "wake_due"))
             if await cur.fetchall():
@@ -186,7 +203,8 @@ class Worker:
                         query(Q, "cancel_running_requested"), {"id": execution_id}
                     )
                     if await cur.fetchone() is not None:
-                        await self._ended(conn, execution_id)
+                        await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
+                        await self._wake_parent(conn, execution_id)
             else:
                 log.warning("execution %s: lease lost; another worker has it", execution_id)
         except asyncio.CancelledError:
@@ -220,20 +238,21 @@ class Worker:
                 "error": Jsonb(outcome.error) if outcome.error is not None else None,
             },
         )
-        if await cur.fetchone() is None:
+        ended = await cur.fetchone()
+        if ended is None:
             log.warning("execution %s: finished elsewhere; result dropped", execution_id)
             return False
-        await self._ended(conn, execution_id)
+        if ended["parent_execution_id"] is not None:
+            await self._wake_parent(conn, execution_id)
         return True
 
-    async def _ended(self, conn: Conn, execution_id: UUID) -> None:
-        """In the transaction that ended an execution: say so, and wake its parent.
+    async def _wake_parent(self, conn: Conn, execution_id: UUID) -> None:
+        """In the transaction that ended a child execution: wake its waiting parent.
 
         The parent's row is locked first: a parent still running cannot commit its
         suspend until this commits, and the check that follows its suspend then sees
         that the child has ended (see wake_ready_one).
         """
-        await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
         cur = await conn.execute(query(Q, "lock_parent"), {"child_id": execution_id})
         if await cur.fetchone() is None:
             return
@@ -266,7 +285,9 @@ class Worker:
                 if suspended is None:
                     return None
                 if suspended["status"] == ExecutionStatus.CANCELLED:
-                    await self._ended(conn, execution_id)
+                    await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
+                    if suspended["parent_execution_id"] is not None:
+                        await self._wake_parent(conn, execution_id)
                 else:
                     await conn.execute(query(Q, "notify_waiting"), {"id": execution_id})
                 status: str = suspended["status"]
@@ -293,7 +314,7 @@ class Worker:
         if not await with_connection(self.pool, wake_if_ready) and until is not None:
             delay = max(0.0, (until - datetime.now(UTC)).total_seconds())
             # Other workers find it due at their next poll; this one wakes on time.
-            asyncio.get_running_loop().call_later(delay, self._wake.set)
+            asyncio.get_running_loop().call_later(delay, self._timer_due)
 
     # --- leases --------------------------------------------------------------------------
 

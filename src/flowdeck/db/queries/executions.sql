@@ -86,12 +86,13 @@ RETURNING id
 SELECT status, cancel_requested, worker_id, attempt FROM workflow_executions WHERE id = %(id)s
 
 -- name: finish
+-- Says so to anyone waiting (NOTIFY, delivered at commit) in the same round trip.
 UPDATE workflow_executions SET
   status = %(status)s, output = %(outputs)s, error = %(error)s, finished_at = now(),
   lease_expires_at = NULL
 WHERE id = %(id)s AND status = 'running' AND worker_id = %(worker_id)s
   AND attempt = %(execution_attempt)s
-RETURNING id, parent_execution_id
+RETURNING id, parent_execution_id, pg_notify('flowdeck_finished', id::text)
 
 -- name: notify_finished
 SELECT pg_notify('flowdeck_finished', %(id)s::text)
@@ -198,7 +199,7 @@ UPDATE workflow_executions SET
   worker_id = NULL, lease_expires_at = NULL
 WHERE id = %(id)s AND status = 'running' AND worker_id = %(worker_id)s
   AND attempt = %(execution_attempt)s
-RETURNING status
+RETURNING status, parent_execution_id
 
 -- name: wake_due
 -- Waiting executions whose timer is due go back to the queue.
