@@ -38,6 +38,7 @@ from flowdeck.engine.durations import parse_duration
 from flowdeck.engine.worker import Worker, WorkerSettings
 from flowdeck.errors import ConfigError, FlowdeckError
 from flowdeck.users import credentials, service
+from flowdeck.vault.box import SecretBox, load_key_material
 
 T = TypeVar("T")
 
@@ -245,14 +246,15 @@ def worker_command(
             rescue_interval=min(5.0, lease / 2),
             retention=settings.retention(),
         )
-        asyncio.run(_work(url, settings_))
+        box = SecretBox(load_key_material(settings.secret_key, settings.data_dir))
+        asyncio.run(_work(url, settings_, box))
 
 
-async def _work(url: str, settings: WorkerSettings) -> None:
+async def _work(url: str, settings: WorkerSettings, box: SecretBox) -> None:
     pool = open_pool(url, max_size=max(4, settings.concurrency + 2), check=False)
     await pool.open(wait=True, timeout=30)
     try:
-        worker = Worker(pool, url, settings)
+        worker = Worker(pool, url, settings, box=box)
         loop = asyncio.get_running_loop()
         for stop_signal in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(stop_signal, worker.stop)

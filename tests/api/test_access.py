@@ -25,7 +25,9 @@ def world(api: Api) -> dict[str, Any]:
     workflow = api.post("/api/workflows", ada, json={"name": "Ada's", "definition": MINIMAL}).json()
     token = api.post("/api/tokens", ada, json={"name": "spare"}).json()
     execution = api.post(f"/api/workflows/{workflow['id']}/executions", ada, json={}).json()
+    api.client.put("/api/secrets/ADA_KEY", headers=ada.headers, json={"value": "ada-secret"})
     return {
+        "secret": "ADA_KEY",
         "execution": execution["id"],
         "ada": ada,
         "bob": api.person("bob"),
@@ -43,6 +45,7 @@ OWNED: list[tuple[str, str, Any]] = [
     ("GET", "/api/workflows/{workflow}/export", None),
     ("DELETE", "/api/workflows/{workflow}", None),
     ("DELETE", "/api/tokens/{token}", None),
+    ("DELETE", "/api/secrets/{secret}", None),
     ("POST", "/api/workflows/{workflow}/executions", {"inputs": {}}),
     ("GET", "/api/executions/{execution}", None),
     ("POST", "/api/executions/{execution}/rerun", None),
@@ -68,6 +71,8 @@ ANY_USER: list[tuple[str, str, Any]] = [
     ("POST", "/api/templates/fan-out-requests/workflows", {}),
     ("POST", "/api/auth/logout", None),
     ("GET", "/api/executions", None),
+    ("GET", "/api/secrets", None),
+    ("PUT", "/api/secrets/MY_KEY", {"value": "mine"}),
     (
         "POST",
         "/api/templates/paginated-export/executions",
@@ -110,7 +115,9 @@ def test_the_matrix_covers_every_api_route(api: Api) -> None:
             path.replace("{workflow}", "{workflow_id}")
             .replace("{token}", "{token_id}")
             .replace("{execution}", "{execution_id}")
-            .replace("/signals/approval", "/signals/{name}"),
+            .replace("/signals/approval", "/signals/{name}")
+            .replace("{secret}", "{name}")
+            .replace("/api/secrets/MY_KEY", "/api/secrets/{name}"),
         )
         for method, path, _ in EVERY_ROUTE
     }
@@ -146,7 +153,7 @@ def test_another_user_gets_404_exactly_as_for_a_missing_thing(
         method,
         path,
         body,
-        {**world, "workflow": uuid4(), "token": uuid4(), "execution": uuid4()},
+        {**world, "workflow": uuid4(), "token": uuid4(), "execution": uuid4(), "secret": "NOPE"},
     )
     assert theirs.status_code == missing.status_code == 404
     assert error_of(theirs) == error_of(missing)

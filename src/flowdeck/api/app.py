@@ -19,7 +19,16 @@ from fastapi import FastAPI
 from flowdeck import __version__
 from flowdeck.api import errors
 from flowdeck.api.limits import BodyLimitMiddleware
-from flowdeck.api.routes import auth, executions, health, signals, templates, tokens, workflows
+from flowdeck.api.routes import (
+    auth,
+    executions,
+    health,
+    secrets,
+    signals,
+    templates,
+    tokens,
+    workflows,
+)
 from flowdeck.config import Settings
 from flowdeck.db.connect import open_database
 from flowdeck.db.migrate import load_migrations, migrate
@@ -27,6 +36,7 @@ from flowdeck.db.pool import open_pool
 from flowdeck.engine.events import FinishedListener
 from flowdeck.engine.worker import Worker, WorkerSettings
 from flowdeck.users import service
+from flowdeck.vault.box import SecretBox, load_key_material
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +86,14 @@ def create_app(
             app.state.pool = pool
             app.state.database_url = url
             app.state.migrations = load_migrations()
+            app.state.box = SecretBox(load_key_material(settings.secret_key, settings.data_dir))
             app.state.finished = FinishedListener(url)
             background = [asyncio.create_task(app.state.finished.run(), name="finished")]
             if worker is not None:
                 worker_pool = open_pool(url, max_size=worker.concurrency + 2, check=False)
                 await worker_pool.open(wait=True, timeout=30)
                 stack.push_async_callback(worker_pool.close)
-                in_process = Worker(worker_pool, url, worker)
+                in_process = Worker(worker_pool, url, worker, box=app.state.box)
                 background.append(asyncio.create_task(in_process.run(), name="worker"))
                 stack.push_async_callback(_stop_worker, in_process, background[-1])
             stack.push_async_callback(_cancel, background[0])
@@ -99,6 +110,6 @@ def create_app(
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    for module in (health, auth, tokens, templates, workflows, executions, signals):
+    for module in (health, auth, tokens, secrets, templates, workflows, executions, signals):
         app.include_router(module.router)
     return app

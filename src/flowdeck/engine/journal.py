@@ -17,6 +17,7 @@ from flowdeck.engine.runner import Interrupted, StepResult
 from flowdeck.engine.start import NotStartable, start_execution
 from flowdeck.engine.steps.base import Child, StepError
 from flowdeck.users.service import Conn
+from flowdeck.vault.mask import NO_SECRETS, Masker
 
 Q = "executions"
 
@@ -50,8 +51,10 @@ class Journal:
         worker_id: str,
         execution_attempt: int,
         user_id: UUID | None = None,
+        mask: Masker = NO_SECRETS,
     ) -> None:
         self.pool = pool
+        self.mask = mask  # every value written passes through it: no secret is stored
         self.execution_id = execution_id
         self.worker_id = worker_id
         self.execution_attempt = execution_attempt
@@ -86,9 +89,9 @@ class Journal:
                 "step_type": step["type"],
                 "status": result.status,
                 "attempt": result.attempts,
-                "output": Jsonb(result.output),
-                "error": Jsonb(result.error) if result.error is not None else None,
-                "logs": Jsonb(result.logs),
+                "output": Jsonb(self.mask(result.output)),
+                "error": Jsonb(self.mask(result.error)) if result.error is not None else None,
+                "logs": Jsonb(self.mask(result.logs)),
                 "started_at": result.started_at,
             },
         )
@@ -102,7 +105,7 @@ class Journal:
                 "step_id": step["id"],
                 "step_type": step["type"],
                 "attempt": result.attempts,
-                "output": Jsonb(result.output),
+                "output": Jsonb(self.mask(result.output)),
                 "started_at": result.started_at,
             },
         )
@@ -145,7 +148,9 @@ class Journal:
                     conn,
                     user_id,
                     workflow_id=found[0]["id"],
-                    inputs=inputs,
+                    # Stored with the child: a secret's value must not be (the child can
+                    # read the same user's secrets by name itself).
+                    inputs=self.mask(inputs),
                     trigger="workflow",
                     # The same key for the same step: a replay gets the child it started.
                     idempotency_key=f"{self.execution_id}:{path}",

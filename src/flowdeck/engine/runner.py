@@ -115,6 +115,7 @@ class Execution:
     trigger: str
     workflow: dict[str, Any]
     deadline: datetime | None = None
+    secrets: dict[str, str] = field(default_factory=dict)  # decrypted; masked when stored
 
 
 class Runner:
@@ -135,7 +136,7 @@ class Runner:
         return {
             "inputs": execution.inputs,
             "config": execution.config,
-            "secrets": {},
+            "secrets": execution.secrets,
             "steps": dict(scope),
             "execution": {
                 "id": execution.id,

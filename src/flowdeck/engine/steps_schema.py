@@ -345,6 +345,7 @@ class LlmArgs(StrictModel):
     json_: OrExpr[bool] = Field(default=False, alias="json")
     base_url: str | None = None
     api_key: str | None = None
+    timeout: Timeout | None = None
 
     @model_validator(mode="after")
     def _prompt_or_messages(self) -> LlmArgs:

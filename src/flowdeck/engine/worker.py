@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 import socket
@@ -45,6 +46,9 @@ from flowdeck.engine.runner import Execution, Interrupted, Outcome, Runner
 from flowdeck.engine.states import ExecutionStatus
 from flowdeck.engine.steps.base import Suspend
 from flowdeck.users.service import Conn
+from flowdeck.vault.box import SecretBox, SecretUnreadable
+from flowdeck.vault.mask import Masker
+from flowdeck.vault.store import secret_values
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,7 @@ class Worker:
     database_url: str
     settings: WorkerSettings = field(default_factory=WorkerSettings)
     worker_id: str = field(default_factory=new_worker_id)
+    box: SecretBox | None = None  # None: this worker runs no execution that uses secrets
 
     def __post_init__(self) -> None:
         self._running: dict[UUID, asyncio.Task[None]] = {}
@@ -126,6 +131,18 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
 
+    async def _secrets(self, row: dict[str, Any]) -> dict[str, str]:
+        """The owner's secrets, decrypted, when the definition mentions them at all
+        (most do not: one query saved per execution)."""
+        if self.box is None or "secrets" not in json.dumps(row["definition"] or {}):
+            return {}
+        box = self.box
+
+        async def load(conn: Conn) -> dict[str, str]:
+            return await secret_values(conn, box, row["user_id"])
+
+        return await with_connection(self.pool, load)
+
     def _timer_due(self) -> None:
         self._timer_fired = True
         self._wake.set()
@@ -176,8 +193,11 @@ class Worker:
                 recorded = await with_connection(
                     self.pool, functools.partial(recorded_steps, execution_id=execution_id)
                 )
+            secrets = await self._secrets(row)
+            mask = Masker(secrets.values())
             execution = Execution(
                 id=str(execution_id),
+                secrets=secrets,
                 definition=row["definition"] or {},
                 inputs=row["input"] or {},
                 config=row["config"] or {},
@@ -190,12 +210,16 @@ class Worker:
                 deadline=row["deadline_at"],
             )
             journal = Journal(
-                self.pool, execution_id, self.worker_id, row["attempt"], row["user_id"]
+                self.pool, execution_id, self.worker_id, row["attempt"], row["user_id"], mask
             )
             outcome = await Runner(execution, recorded, journal, self._http).run()
+            outcome = Outcome(outcome.status, mask(outcome.outputs), mask(outcome.error))
             await self._finish(execution_id, row["attempt"], outcome)
         except Suspend as suspension:
             await self._suspend(execution_id, row, suspension.until)
+        except SecretUnreadable as exc:
+            failed = Outcome(ExecutionStatus.FAILED, error={"message": str(exc)})
+            await self._finish(execution_id, row["attempt"], failed)
         except Interrupted as interruption:
             if interruption.reason == "cancelled":
                 async with self.pool.connection() as conn, conn.transaction():

@@ -1,0 +1,59 @@
+"""My secrets: names are listed, values are written and never read back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from flowdeck.api.deps import ConnDep, CurrentUser
+from flowdeck.api.errors import not_found
+from flowdeck.vault.store import delete_secret, list_secrets, put_secret
+
+router = APIRouter(prefix="/api/secrets", tags=["secrets"])
+
+SecretName = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=255, description="As in {{ secrets.NAME }}."
+    ),
+]
+
+
+class SecretOut(BaseModel):
+    name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SecretIn(BaseModel):
+    value: str = Field(
+        min_length=1, max_length=65536, description="Stored encrypted; never shown again."
+    )
+
+
+@router.get("", response_model=list[SecretOut])
+async def secrets_list(user: CurrentUser, conn: ConnDep) -> list[dict[str, Any]]:
+    """The names of my secrets (values are never returned)."""
+    return await list_secrets(conn, user.id)
+
+
+@router.put("/{name}", response_model=SecretOut)
+async def secret_put(
+    name: SecretName, body: SecretIn, request: Request, user: CurrentUser, conn: ConnDep
+) -> JSONResponse:
+    """Store a secret (201) or replace its value (200); use it as {{ secrets.NAME }}."""
+    row = await put_secret(conn, request.app.state.box, user.id, name, body.value)
+    out = SecretOut.model_validate(row).model_dump(mode="json")
+    return JSONResponse(out, status_code=201 if row["created"] else 200)
+
+
+@router.delete("/{name}", status_code=204)
+async def secret_delete(name: SecretName, user: CurrentUser, conn: ConnDep) -> Response:
+    """Delete a secret; workflows that use it fail at the step that needs it."""
+    if not await delete_secret(conn, user.id, name):
+        raise not_found("The secret")
+    return Response(status_code=204)
