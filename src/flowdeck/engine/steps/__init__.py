@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from flowdeck.engine.steps import basic, child, delay, http, wait
+from flowdeck.engine.steps import basic, child, delay, email, http, llm, wait
 from flowdeck.engine.steps.base import DurableRun, StepRun
 
 Handler = Callable[[Mapping[str, Any], StepRun], Awaitable[Any]]
@@ -22,6 +22,8 @@ ACTIONS: dict[str, Handler] = {
     "log": basic.run_log,
     "fail": basic.run_fail,
     "http": http.run_http,
+    "email": email.run_email,
+    "llm": llm.run_llm,
 }
 
 DURABLE: dict[str, DurableHandler] = {
