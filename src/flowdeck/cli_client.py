@@ -7,6 +7,7 @@ import json
 import os
 from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 import httpx
 import typer
@@ -63,10 +64,15 @@ def _parse_inputs(pairs: list[str]) -> dict[str, str]:
 
 def _find_workflow(client: httpx.Client, ref: str) -> dict[str, Any]:
     """A workflow by id, or by its exact name (which must be unambiguous)."""
-    response = client.get(f"/api/workflows/{ref}")
-    if response.status_code == 200:
-        found: dict[str, Any] = response.json()
-        return found
+    try:
+        UUID(ref)
+    except ValueError:
+        pass  # not an id: look it up by name
+    else:
+        response = client.get(f"/api/workflows/{ref}")
+        if response.status_code == 200:
+            found: dict[str, Any] = response.json()
+            return found
     listed = _check(client.get("/api/workflows", params={"q": ref, "limit": 200}))
     exact: list[dict[str, Any]] = [item for item in listed["items"] if item["name"] == ref]
     if not exact:
