@@ -26,6 +26,11 @@ def world(api: Api) -> dict[str, Any]:
     token = api.post("/api/tokens", ada, json={"name": "spare"}).json()
     execution = api.post(f"/api/workflows/{workflow['id']}/executions", ada, json={}).json()
     api.client.put("/api/secrets/ADA_KEY", headers=ada.headers, json={"value": "ada-secret"})
+    trigger = api.post(
+        f"/api/workflows/{workflow['id']}/triggers",
+        ada,
+        json={"type": "schedule", "cron": "0 * * * *"},
+    ).json()
     return {
         "secret": "ADA_KEY",
         "execution": execution["id"],
@@ -34,10 +39,11 @@ def world(api: Api) -> dict[str, Any]:
         "root": api.person("root", admin=True),
         "workflow": workflow["id"],
         "token": token["id"],
+        "trigger": trigger["id"],
     }
 
 
-# (method, path, body): {workflow} and {token} are Ada's.
+# (method, path, body): {workflow}, {token}, {trigger}... are Ada's.
 OWNED: list[tuple[str, str, Any]] = [
     ("GET", "/api/workflows/{workflow}", None),
     ("PATCH", "/api/workflows/{workflow}", {"name": "Taken"}),
@@ -53,6 +59,11 @@ OWNED: list[tuple[str, str, Any]] = [
     ("POST", "/api/executions/{execution}/signals/approval", {"approved": True}),
     ("POST", "/api/executions/{execution}/retry", None),
     ("POST", "/api/executions/{execution}/cancel", None),
+    ("GET", "/api/workflows/{workflow}/triggers", None),
+    ("POST", "/api/workflows/{workflow}/triggers", {"type": "webhook"}),
+    ("GET", "/api/triggers/{trigger}", None),
+    ("PATCH", "/api/triggers/{trigger}", {"is_active": False}),
+    ("DELETE", "/api/triggers/{trigger}", None),
 ]
 # What the owner gets where the execution's state decides (it is queued: no worker runs).
 OWNER_ANSWER = {
@@ -114,6 +125,7 @@ def test_the_matrix_covers_every_api_route(api: Api) -> None:
             method,
             path.replace("{workflow}", "{workflow_id}")
             .replace("{token}", "{token_id}")
+            .replace("{trigger}", "{trigger_id}")
             .replace("{execution}", "{execution_id}")
             .replace("/signals/approval", "/signals/{name}")
             .replace("{secret}", "{name}")
@@ -153,7 +165,14 @@ def test_another_user_gets_404_exactly_as_for_a_missing_thing(
         method,
         path,
         body,
-        {**world, "workflow": uuid4(), "token": uuid4(), "execution": uuid4(), "secret": "NOPE"},
+        {
+            **world,
+            "workflow": uuid4(),
+            "token": uuid4(),
+            "execution": uuid4(),
+            "secret": "NOPE",
+            "trigger": uuid4(),
+        },
     )
     assert theirs.status_code == missing.status_code == 404
     assert error_of(theirs) == error_of(missing)

@@ -23,10 +23,12 @@ from flowdeck.api.routes import (
     auth,
     executions,
     health,
+    hooks,
     secrets,
     signals,
     templates,
     tokens,
+    triggers,
     workflows,
 )
 from flowdeck.config import Settings
@@ -110,6 +112,17 @@ def create_app(
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    for module in (health, auth, tokens, secrets, templates, workflows, executions, signals):
+    for module in (
+        health,
+        auth,
+        tokens,
+        secrets,
+        templates,
+        workflows,
+        executions,
+        signals,
+        hooks,
+        triggers,
+    ):
         app.include_router(module.router)
     return app

@@ -45,6 +45,7 @@ from flowdeck.engine.retention import delete_expired
 from flowdeck.engine.runner import Execution, Interrupted, Outcome, Runner
 from flowdeck.engine.states import ExecutionStatus
 from flowdeck.engine.steps.base import Suspend
+from flowdeck.triggers.scheduler import fire_due
 from flowdeck.users.service import Conn
 from flowdeck.vault.box import SecretBox, SecretUnreadable
 from flowdeck.vault.mask import Masker
@@ -381,6 +382,13 @@ class Worker:
                         await conn.execute(query(Q, "notify_queued"))
             except psycopg.Error as exc:
                 log.warning("rescuer failed (%s); retrying", exc)
+            try:
+                async with self.pool.connection() as conn:
+                    fired = await fire_due(conn, datetime.now(UTC))
+                    if fired:
+                        log.info("schedules started %d execution(s)", fired)
+            except psycopg.Error as exc:
+                log.warning("scheduler failed (%s); retrying", exc)
             await asyncio.sleep(self.settings.rescue_interval)
 
     async def _sweep(self, retention: timedelta) -> None:

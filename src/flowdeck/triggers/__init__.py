@@ -1,0 +1,1 @@
+"""Triggers: what starts executions by itself (schedules and webhooks)."""
