@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -32,18 +33,31 @@ def encode_cursor(*key: Any) -> str:
     return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
 
 
-def decode_cursor(cursor: str, size: int) -> list[str | None]:
-    """The sort key in a cursor; 400 when it was not made by this API."""
+def decode_cursor(cursor: str, *parts: Callable[[str], object]) -> list[str | None]:
+    """The sort key in a cursor, one text per part; 400 when it was not made by this API.
+
+    Each part must parse with its parser (`UUID`, `int`, `datetime.fromisoformat`...), so
+    a forged cursor is refused here, not by the database as a 500. The texts are
+    returned as they are: the queries cast them.
+    """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        valid = (
+            isinstance(key, list)
+            and len(key) == len(parts)
+            and all(part is None or isinstance(part, str) for part in key)
+        )
+        if valid:
+            for text, parse in zip(key, parts, strict=True):
+                if text is not None:
+                    parse(text)
     except (ValueError, binascii.Error, UnicodeError):
-        key = None
-    if not isinstance(key, list) or len(key) != size:
+        valid = False
+    if not valid:
         raise ApiError(400, "invalid_cursor", "The cursor is not valid; start from the first page.")
-    if not all(part is None or isinstance(part, str) for part in key):
-        raise ApiError(400, "invalid_cursor", "The cursor is not valid; start from the first page.")
-    return key
+    result: list[str | None] = key
+    return result
 
 
 def page(rows: list[dict[str, Any]], limit: int, key: tuple[str, ...]) -> dict[str, Any]:

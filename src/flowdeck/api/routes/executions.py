@@ -194,14 +194,9 @@ async def list_executions(
         "after_id": None,
     }
     if cursor:
-        params["after_created"], params["after_id"] = decode_cursor(cursor, 2)
-        try:
-            UUID(str(params["after_id"]))
-            datetime.fromisoformat(str(params["after_created"]))
-        except ValueError:
-            raise ApiError(
-                400, "invalid_cursor", "The cursor is not valid; start from the first page."
-            ) from None
+        params["after_created"], params["after_id"] = decode_cursor(
+            cursor, datetime.fromisoformat, UUID
+        )
     cur = await conn.execute(query(Q, "list"), params)
     return page(await cur.fetchall(), limit, ("created_at", "id"))
 

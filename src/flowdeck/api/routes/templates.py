@@ -100,11 +100,11 @@ async def list_templates(
         return {"items": [], "next_cursor": None}
     if sort == "popularity":
         if cursor:
-            params["after_count"], params["after_id"] = decode_cursor(cursor, 2)
+            params["after_count"], params["after_id"] = decode_cursor(cursor, int, str)
         key = ("usage_count", "id")
     else:
         if cursor:
-            params["after_name"], params["after_id"] = decode_cursor(cursor, 2)
+            params["after_name"], params["after_id"] = decode_cursor(cursor, str, str)
         key = ("name", "id")
     cur = await conn.execute(query(Q, f"list_by_{sort}"), params)
     return page(await cur.fetchall(), limit, key)

@@ -205,8 +205,8 @@ async def list_workflows(
         "last_used": "after_last_used",
     }
     if cursor:
-        params[sort_field[sort]], params["after_id"] = decode_cursor(cursor, 2)
-        _check_uuid(params["after_id"])
+        first = str if sort == "name" else datetime.fromisoformat
+        params[sort_field[sort]], params["after_id"] = decode_cursor(cursor, first, UUID)
     name = {
         "updated_at": "list_by_updated",
         "name": "list_by_name",
@@ -214,15 +214,6 @@ async def list_workflows(
     }
     cur = await conn.execute(query(Q, name[sort]), params)
     return page(await cur.fetchall(), limit, (sort, "id"))
-
-
-def _check_uuid(value: str | None) -> None:
-    try:
-        UUID(str(value))
-    except ValueError:
-        raise ApiError(
-            400, "invalid_cursor", "The cursor is not valid; start from the first page."
-        ) from None
 
 
 def _like_pattern(text: str) -> str:
