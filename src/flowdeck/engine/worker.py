@@ -227,9 +227,9 @@ class Worker:
                     cur = await conn.execute(
                         query(Q, "cancel_running_requested"), {"id": execution_id}
                     )
-                    if await cur.fetchone() is not None:
-                        await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
-                        await self._wake_parent(conn, execution_id)
+                    cancelled = await cur.fetchone()
+                    if cancelled is not None:
+                        await self._cancelled(conn, execution_id, cancelled["parent_execution_id"])
             else:
                 log.warning("execution %s: lease lost; another worker has it", execution_id)
         except asyncio.CancelledError:
@@ -271,6 +271,12 @@ class Worker:
             await self._wake_parent(conn, execution_id)
         return True
 
+    async def _cancelled(self, conn: Conn, execution_id: UUID, parent_id: UUID | None) -> None:
+        """In the transaction that cancelled an execution: say so, and wake its parent."""
+        await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
+        if parent_id is not None:
+            await self._wake_parent(conn, execution_id)
+
     async def _wake_parent(self, conn: Conn, execution_id: UUID) -> None:
         """In the transaction that ended a child execution: wake its waiting parent.
 
@@ -310,9 +316,7 @@ class Worker:
                 if suspended is None:
                     return None
                 if suspended["status"] == ExecutionStatus.CANCELLED:
-                    await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
-                    if suspended["parent_execution_id"] is not None:
-                        await self._wake_parent(conn, execution_id)
+                    await self._cancelled(conn, execution_id, suspended["parent_execution_id"])
                 else:
                     await conn.execute(query(Q, "notify_waiting"), {"id": execution_id})
                 status: str = suspended["status"]

@@ -103,7 +103,7 @@ UPDATE workflow_executions SET
   status = 'cancelled', finished_at = now(), lease_expires_at = NULL,
   error = jsonb_build_object('message', 'Cancelled.')
 WHERE id = %(id)s AND status = 'running' AND cancel_requested
-RETURNING id
+RETURNING id, parent_execution_id
 
 -- name: heartbeat
 UPDATE workflow_executions SET lease_expires_at = now() + %(lease)s
