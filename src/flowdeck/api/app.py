@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from flowdeck import __version__
 from flowdeck.api import errors
@@ -39,6 +40,11 @@ from flowdeck.engine.events import FinishedListener
 from flowdeck.engine.worker import Worker, WorkerSettings
 from flowdeck.users import service
 from flowdeck.vault.box import SecretBox, load_key_material
+from flowdeck.web import STATIC_DIR
+from flowdeck.web.pages import auth as auth_pages
+from flowdeck.web.pages import executions as execution_pages
+from flowdeck.web.pages import templates as template_pages
+from flowdeck.web.pages import workflows as workflow_pages
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +129,12 @@ def create_app(
         signals,
         hooks,
         triggers,
+        auth_pages,
+        workflow_pages,
+        template_pages,
+        execution_pages,
     ):
         app.include_router(module.router)
+    # Every asset the pages use is served from the package: no CDN, no build step.
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -61,27 +61,41 @@ async def authenticate(request: Request, conn: ConnDep) -> Principal:
         if user is None:
             raise _unauthorized("The token is not valid: unknown, expired or revoked.")
         return Principal(user, None)
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        try:
-            secret = session_signer(request).unsign(cookie).decode("utf-8")
-        except BadSignature:
-            secret = None
-        user = await service.authenticate_session(conn, secret) if secret else None
-        if user is not None and secret is not None:
-            if request.method not in SAFE_METHODS:
-                _check_csrf(request, secret)
-            return Principal(user, secret)
+    signed_in = await session_principal(request, conn)
+    if signed_in is not None and signed_in.session_secret is not None:
+        if request.method not in SAFE_METHODS:
+            _check_csrf(request, signed_in.session_secret)
+        return signed_in
     raise _unauthorized("Sign in, or send an API token as 'Authorization: Bearer <token>'.")
+
+
+async def session_principal(request: Request, conn: Conn) -> Principal | None:
+    """The user of the browser session cookie, or None (no cookie, bad or ended session).
+
+    Shared by the API and the web pages; it checks no CSRF token (callers do).
+    """
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    try:
+        secret = session_signer(request).unsign(cookie).decode("utf-8")
+    except BadSignature:
+        return None
+    user = await service.authenticate_session(conn, secret)
+    return Principal(user, secret) if user is not None else None
 
 
 def csrf_token_for(request: Request, session_secret: str) -> str:
     return credentials.csrf_token(request.app.state.signing_key, credentials.digest(session_secret))
 
 
+def csrf_matches(request: Request, session_secret: str, sent: str) -> bool:
+    """Whether `sent` is the session's CSRF token (a header or a form field)."""
+    return hmac.compare_digest(sent.encode(), csrf_token_for(request, session_secret).encode())
+
+
 def _check_csrf(request: Request, session_secret: str) -> None:
-    sent = request.headers.get(CSRF_HEADER, "")
-    if not hmac.compare_digest(sent, csrf_token_for(request, session_secret)):
+    if not csrf_matches(request, session_secret, request.headers.get(CSRF_HEADER, "")):
         raise ApiError(
             403,
             "csrf_failed",

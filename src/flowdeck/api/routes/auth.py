@@ -58,6 +58,14 @@ async def login(body: Login, request: Request, response: Response, conn: ConnDep
     user = await service.authenticate_password(conn, body.email, body.password)
     if user is None:
         raise ApiError(401, "invalid_credentials", "The email or the password is wrong.")
+    secret = await start_session(request, response, conn, user)
+    return {**_user_out(user), "csrf_token": csrf_token_for(request, secret)}
+
+
+async def start_session(
+    request: Request, response: Response, conn: ConnDep, user: service.User
+) -> str:
+    """Start a browser session: store it and set its cookie on `response`; its secret."""
     secret = await service.create_session(conn, user, SESSION_TTL)
     response.set_cookie(
         SESSION_COOKIE,
@@ -68,7 +76,7 @@ async def login(body: Login, request: Request, response: Response, conn: ConnDep
         secure=request.app.state.settings.cookie_secure,
         path="/",
     )
-    return {**_user_out(user), "csrf_token": csrf_token_for(request, secret)}
+    return secret
 
 
 @router.post("/auth/logout", status_code=204)

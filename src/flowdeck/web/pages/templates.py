@@ -1,0 +1,124 @@
+"""/templates: the catalog by category, a template's page, and "Use this template"."""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from flowdeck.api.deps import ConnDep
+from flowdeck.api.errors import ApiError
+from flowdeck.api.pagination import MAX_LIMIT
+from flowdeck.api.routes import templates as templates_api
+from flowdeck.api.routes import workflows as workflows_api
+from flowdeck.engine.issues import DefinitionError
+from flowdeck.web import inputs_form
+from flowdeck.web.render import page, redirect
+from flowdeck.web.routing import PageRoute
+from flowdeck.web.session import Viewer, ViewerDep, checked_form
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+UNCATEGORISED = "other"
+
+
+@router.get("/templates")
+async def catalog(
+    request: Request, who: ViewerDep, conn: ConnDep, q: str = "", category: str = ""
+) -> Response:
+    """Every active template, grouped by category, most used first; searchable."""
+    listed = await templates_api.list_templates(
+        conn=conn,
+        category=category or None,
+        q=q.strip() or None,
+        active="true",
+        sort="popularity",
+        limit=MAX_LIMIT,
+        cursor=None,
+    )
+
+    def category_of(template: dict[str, Any]) -> str:
+        return str(template["category"] or UNCATEGORISED)
+
+    ordered = sorted(listed["items"], key=category_of)  # stable: popularity within a group
+    groups = [(name, list(items)) for name, items in groupby(ordered, key=category_of)]
+    return page(
+        request,
+        "templates.html",
+        who,
+        groups=groups,
+        categories=await templates_api.categories(conn),
+        q=q,
+        category=category,
+        total=len(listed["items"]),
+    )
+
+
+async def _template_page(
+    request: Request,
+    who: Viewer,
+    conn: ConnDep,
+    template_id: str,
+    *,
+    status_code: int = 200,
+    name: str | None = None,
+    given: dict[str, Any] | None = None,
+    issues: list[str] | None = None,
+) -> Response:
+    template = await templates_api.fetch_template(conn, template_id)
+    return page(
+        request,
+        "template.html",
+        who,
+        status_code=status_code,
+        template=template,
+        name=name if name is not None else template["name"],
+        fields=inputs_form.fields(template["inputs"] or {}, given),
+        issues=issues or [],
+    )
+
+
+@router.get("/templates/{template_id}")
+async def template_page(
+    template_id: str, request: Request, who: ViewerDep, conn: ConnDep
+) -> Response:
+    """A template: its goal, its inputs, its steps as a diagram, and the form to use it."""
+    return await _template_page(request, who, conn, template_id)
+
+
+@router.post("/templates/{template_id}/use")
+async def use_template(
+    template_id: str, request: Request, who: ViewerDep, conn: ConnDep
+) -> Response:
+    """Make a workflow of the template with a name and values for its inputs."""
+    form = await checked_form(request, who)
+    template = await templates_api.fetch_template(conn, template_id)
+    declared = template["inputs"] or {}
+    raw_name = form.get("name")
+    name = raw_name.strip() if isinstance(raw_name, str) else ""
+    typed = {f.name: form.get(f.form_name) for f in inputs_form.fields(declared)}
+    try:
+        config = inputs_form.read(declared, form)
+        body = workflows_api.FromTemplate.model_validate(
+            {"name": name[:255] or None, "config": config}
+        )
+        created = await workflows_api.create_from_template(template_id, body, who.user, conn)
+    except DefinitionError as error:
+        problems = [str(issue) for issue in error.issues]
+    except ApiError as error:
+        if error.status != 422:
+            raise
+        problems = [f"{d.path}: {d.message}" for d in error.details] or [error.message]
+    else:
+        return redirect(f"/workflows/{created['id']}", f"Created {created['name']}.")
+    return await _template_page(
+        request,
+        who,
+        conn,
+        template_id,
+        status_code=422,
+        name=name,
+        given=typed,
+        issues=problems,
+    )

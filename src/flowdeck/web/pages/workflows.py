@@ -1,0 +1,266 @@
+"""/workflows: my workflows, and one workflow's page (diagram, editor, run form, history).
+
+Reads and changes go through the REST API's own route functions, so the page and
+the API cannot disagree on a rule (validation, ownership, counters).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from flowdeck.api.deps import ConnDep
+from flowdeck.api.errors import ApiError
+from flowdeck.api.routes import executions as executions_api
+from flowdeck.api.routes import triggers as triggers_api
+from flowdeck.api.routes import workflows as workflows_api
+from flowdeck.db.queries import query
+from flowdeck.engine.issues import DefinitionError
+from flowdeck.engine.start import NotStartable, start_execution
+from flowdeck.users.service import Conn
+from flowdeck.web import inputs_form
+from flowdeck.web.render import page, redirect
+from flowdeck.web.routing import PageRoute
+from flowdeck.web.session import Viewer, ViewerDep, checked_form
+from flowdeck.web.yaml_lines import LineIssue, check_definition_text, definition_yaml
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+PAGE_SIZE = 50
+RECENT_RUNS = 10
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+@router.get("/workflows")
+async def workflows_page(
+    request: Request,
+    who: ViewerDep,
+    conn: ConnDep,
+    q: str = "",
+    category: str = "",
+    favorites: bool = False,
+    cursor: str | None = None,
+) -> Response:
+    """My workflows: search, category, favorites; last run and how often each ran."""
+    listed = await workflows_api.list_workflows(
+        user=who.user,
+        conn=conn,
+        category=category or None,
+        favorite=True if favorites else None,
+        active=None,
+        q=q.strip() or None,
+        sort="updated_at",
+        limit=PAGE_SIZE,
+        cursor=cursor,
+    )
+    items = listed["items"]
+    cur = await conn.execute(
+        query("web", "last_runs"), {"user_id": who.user.id, "ids": [w["id"] for w in items]}
+    )
+    last_runs = {row["user_workflow_id"]: row for row in await cur.fetchall()}
+    cur = await conn.execute(query("web", "workflow_categories"), {"user_id": who.user.id})
+    categories = [row["category"] for row in await cur.fetchall()]
+    filtered = bool(q or category or favorites)
+    return page(
+        request,
+        "workflows.html",
+        who,
+        items=items,
+        last_runs=last_runs,
+        categories=categories,
+        q=q,
+        category=category,
+        favorites=favorites,
+        filtered=filtered,
+        next_cursor=listed["next_cursor"],
+    )
+
+
+@router.post("/workflows/{workflow_id}/favorite")
+async def toggle_favorite(
+    workflow_id: UUID, request: Request, who: ViewerDep, conn: ConnDep
+) -> Response:
+    """Star or unstar; answered with JSON for the in-place toggle, else a redirect back."""
+    form = await checked_form(request, who)
+    wanted = form.get("favorite") == "true"
+    patch = workflows_api.WorkflowPatch.model_validate({"is_favorite": wanted})
+    saved = await workflows_api.update_workflow(workflow_id, patch, who.user, conn)
+    if request.headers.get("x-requested-with") == "fetch":
+        return JSONResponse({"is_favorite": saved["is_favorite"]})
+    return redirect(_back(form.get("back")))
+
+
+def _back(target: object) -> str:
+    return target if isinstance(target, str) and target.startswith("/workflows") else "/workflows"
+
+
+@router.post("/workflows/{workflow_id}/duplicate")
+async def duplicate(workflow_id: UUID, request: Request, who: ViewerDep, conn: ConnDep) -> Response:
+    await checked_form(request, who)
+    copy = await workflows_api.duplicate_workflow(workflow_id, who.user, conn)
+    return redirect(f"/workflows/{copy['id']}", f"Made a copy: {copy['name']}.")
+
+
+@router.post("/workflows/{workflow_id}/delete")
+async def delete(workflow_id: UUID, request: Request, who: ViewerDep, conn: ConnDep) -> Response:
+    await checked_form(request, who)
+    workflow = await workflows_api.get_workflow(workflow_id, who.user, conn)
+    await workflows_api.delete_workflow(workflow_id, who.user, conn)
+    return redirect("/workflows", f"Deleted {workflow['name']} and its history.")
+
+
+async def _workflow_page(
+    request: Request,
+    who: Viewer,
+    conn: Conn,
+    workflow_id: UUID,
+    *,
+    status_code: int = 200,
+    editor_text: str | None = None,
+    editor_issues: list[LineIssue] | None = None,
+    run_given: dict[str, Any] | None = None,
+    run_issues: list[str] | None = None,
+) -> Response:
+    workflow = await workflows_api.get_workflow(workflow_id, who.user, conn)
+    triggers = await triggers_api.list_triggers(workflow_id, who.user, conn)
+    recent = await executions_api.list_executions(
+        user=who.user,
+        conn=conn,
+        status=None,
+        workflow_id=workflow_id,
+        template_id=None,
+        trigger=None,
+        since=None,
+        until=None,
+        limit=RECENT_RUNS,
+        cursor=None,
+    )
+    definition = workflow["definition"]
+    declared = definition.get("inputs") or {}
+    given = {**(workflow["config"] or {}), **(run_given or {})}
+    return page(
+        request,
+        "workflow.html",
+        who,
+        status_code=status_code,
+        workflow=workflow,
+        triggers=triggers,
+        recent=recent["items"],
+        editor_text=editor_text if editor_text is not None else definition_yaml(definition),
+        editor_issues=editor_issues or [],
+        run_fields=inputs_form.fields(declared, given),
+        run_issues=run_issues or [],
+        run_key=secrets.token_urlsafe(12),
+    )
+
+
+@router.get("/workflows/{workflow_id}")
+async def workflow_page(
+    workflow_id: UUID, request: Request, who: ViewerDep, conn: ConnDep
+) -> Response:
+    """One workflow: overview, diagram, definition editor, run form, runs, triggers."""
+    return await _workflow_page(request, who, conn, workflow_id)
+
+
+@router.post("/workflows/{workflow_id}/validate")
+async def validate(workflow_id: UUID, request: Request, who: ViewerDep) -> Response:
+    """The editor's live check: every problem of the text with its line (nothing saved)."""
+    form = await checked_form(request, who)
+    _, issues = check_definition_text(_text(form.get("definition")) + "\n")
+    return JSONResponse(
+        {
+            "workflow_id": str(workflow_id),
+            "issues": [{"line": i.line, "path": i.path, "message": i.message} for i in issues],
+        }
+    )
+
+
+@router.post("/workflows/{workflow_id}/definition")
+async def save_definition(
+    workflow_id: UUID, request: Request, who: ViewerDep, conn: ConnDep
+) -> Response:
+    """Save the edited definition, or show the page again with each problem at its line."""
+    form = await checked_form(request, who)
+    raw = form.get("definition")
+    text = raw if isinstance(raw, str) else ""
+    definition, issues = check_definition_text(text)
+    if definition is not None:
+        patch = workflows_api.WorkflowPatch.model_validate({"definition": definition})
+        try:
+            await workflows_api.update_workflow(workflow_id, patch, who.user, conn)
+        except ApiError as error:
+            if error.status != 422:
+                raise
+            # The definition is sound but the saved config no longer fits its inputs.
+            issues = [LineIssue(None, d.path, d.message) for d in error.details]
+        else:
+            return redirect(f"/workflows/{workflow_id}#definition", "Definition saved.")
+    return await _workflow_page(
+        request,
+        who,
+        conn,
+        workflow_id,
+        status_code=422,
+        editor_text=text,
+        editor_issues=issues,
+    )
+
+
+@router.post("/workflows/{workflow_id}/details")
+async def save_details(
+    workflow_id: UUID, request: Request, who: ViewerDep, conn: ConnDep
+) -> Response:
+    """Rename, describe, categorise."""
+    form = await checked_form(request, who)
+    name = _text(form.get("name"))
+    if not name:
+        return redirect(f"/workflows/{workflow_id}", "A workflow needs a name.", kind="error")
+    patch = workflows_api.WorkflowPatch.model_validate(
+        {
+            "name": name[:255],
+            "description": _text(form.get("description")) or None,
+            "category": _text(form.get("category"))[:100] or None,
+        }
+    )
+    await workflows_api.update_workflow(workflow_id, patch, who.user, conn)
+    return redirect(f"/workflows/{workflow_id}", "Saved.")
+
+
+@router.post("/workflows/{workflow_id}/run")
+async def run(workflow_id: UUID, request: Request, who: ViewerDep, conn: ConnDep) -> Response:
+    """Start an execution with the form's inputs and go to its page to watch it."""
+    form = await checked_form(request, who)
+    workflow = await workflows_api.get_workflow(workflow_id, who.user, conn)
+    declared = workflow["definition"].get("inputs") or {}
+    key = _text(form.get("run_key"))
+    try:
+        inputs = inputs_form.read(declared, form)
+        execution_id, _ = await start_execution(
+            conn,
+            who.user.id,
+            workflow_id=workflow_id,
+            inputs=inputs,
+            trigger="manual",
+            # One click, one run: a double submit of the same form finds the same run.
+            idempotency_key=f"web-run:{key}" if key else None,
+        )
+    except DefinitionError as error:
+        return await _workflow_page(
+            request,
+            who,
+            conn,
+            workflow_id,
+            status_code=422,
+            run_given={f.name: form.get(f.form_name) for f in inputs_form.fields(declared)},
+            run_issues=[str(issue) for issue in error.issues],
+        )
+    except NotStartable as error:
+        return redirect(f"/workflows/{workflow_id}", str(error), kind="error")
+    return redirect(f"/executions/{execution_id}")
