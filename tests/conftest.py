@@ -8,7 +8,6 @@ server; otherwise an embedded server is started in a temporary directory.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from flowdeck.catalog.sync import sync_builtin_templates
 from flowdeck.db import admin
 from flowdeck.db.embedded import EmbeddedPostgres
 from flowdeck.db.migrate import migrate
+from tests.helpers import run_async
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -51,7 +51,7 @@ def template_database(server_url: str) -> Iterator[str]:
     admin.drop_database(server_url, name)
     url = admin.create_database(server_url, name)
     migrate(url)
-    asyncio.run(_sync_catalog(url))
+    run_async(_sync_catalog(url))
     yield name
     admin.drop_database(server_url, name)
 

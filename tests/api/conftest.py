@@ -3,7 +3,6 @@ fresh migrated database with the built-in catalog, and people to call it."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from psycopg.rows import dict_row
 from flowdeck.api.app import create_app
 from flowdeck.config import Settings
 from flowdeck.users import service
+from tests.helpers import run_async
 
 BODY_LIMIT = 64 * 1024
 
@@ -47,7 +47,7 @@ class Api:
     def person(self, name: str, *, admin: bool = False) -> Person:
         """A user named `name` (created on first use) with an API token."""
         if name not in self.people:
-            self.people[name] = asyncio.run(self._create(name, admin))
+            self.people[name] = run_async(self._create(name, admin))
         return self.people[name]
 
     async def _create(self, name: str, admin: bool) -> Person:
@@ -75,7 +75,7 @@ class Api:
                 cur = await conn.execute(statement.encode(), params or None)
                 return await cur.fetchall() if cur.description else []
 
-        return asyncio.run(run())
+        return run_async(run())
 
     def get(self, path: str, who: Person | None = None, **kwargs: Any) -> Any:
         return self.client.get(path, headers=who.headers if who else {}, **kwargs)
