@@ -27,8 +27,9 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from flowdeck import cli_client
+from flowdeck import cli_remote
 from flowdeck.catalog.sync import sync_builtin_templates
+from flowdeck.client import DEFAULT_URL
 from flowdeck.config import load_settings
 from flowdeck.db.connect import open_database
 from flowdeck.db.migrate import migrate, status
@@ -213,7 +214,7 @@ def templates_sync() -> None:
     )
 
 
-app.command("run")(cli_client.run)
+cli_remote.register(app, templates_app)
 
 
 @app.command("worker")
@@ -342,7 +343,7 @@ def main() -> None:
     except FlowdeckError as exc:
         _fail(str(exc))
     except httpx.HTTPError as exc:
-        url = os.environ.get("FLOWDECK_URL", cli_client.DEFAULT_URL)
+        url = os.environ.get("FLOWDECK_URL", DEFAULT_URL)
         _fail(f"cannot reach Flowdeck at {url}: {exc}")
     except psycopg.Error as exc:
         # A database error no layer above expected (a lost connection mid-command, a

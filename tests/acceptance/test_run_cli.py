@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 
@@ -11,7 +12,9 @@ from tests.helpers import ServeProcess, flowdeck_env, run_flowdeck
 FIRST_START = re.compile(r"API token: (fd_[\w-]+)")
 
 
-def test_run_with_wait_shows_each_step_and_sets_the_exit_code(empty_db_url: str) -> None:
+def test_run_with_wait_shows_each_step_and_sets_the_exit_code(
+    empty_db_url: str, tmp_path: Path
+) -> None:
     server = ServeProcess(flowdeck_env(database_url=empty_db_url))
     try:
         found = FIRST_START.search(server.text)
@@ -44,12 +47,15 @@ def test_run_with_wait_shows_each_step_and_sets_the_exit_code(empty_db_url: str)
                 timeout=10,
             )
             assert made.status_code == 201, made.text
-        env = flowdeck_env(url=server.base_url, token=token)
+        no_config = tmp_path / "config.toml"  # never the config of whoever runs the tests
+        env = flowdeck_env(url=server.base_url, token=token, config=no_config)
         ok = run_flowdeck("run", "Greeter", "-i", "who=Ada", "--wait", env=env)
         broken = run_flowdeck("run", "Breaker", "--wait", env=env)
         quick = run_flowdeck("run", "Greeter", env=env)
         missing = run_flowdeck("run", "Nope", env=env)
-        no_token = run_flowdeck("run", "Greeter", env=flowdeck_env(url=server.base_url))
+        no_token = run_flowdeck(
+            "run", "Greeter", env=flowdeck_env(url=server.base_url, config=no_config)
+        )
     finally:
         server.stop()
     assert ok.returncode == 0, ok.stdout + ok.stderr
@@ -67,7 +73,7 @@ def test_run_with_wait_shows_each_step_and_sets_the_exit_code(empty_db_url: str)
 
 
 def test_run_reports_an_unreachable_server() -> None:
-    env = flowdeck_env(url="http://127.0.0.1:9", token="fd_x")
+    env = flowdeck_env(url="http://127.0.0.1:9", token="fd_x", config="/nonexistent/config.toml")
     result = run_flowdeck("run", "Greeter", env=env)
     assert result.returncode == 1
     assert "cannot reach Flowdeck at http://127.0.0.1:9" in result.stderr
