@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flowdeck import __version__
 from flowdeck.api import errors
@@ -45,6 +46,7 @@ from flowdeck.web.pages import auth as auth_pages
 from flowdeck.web.pages import executions as execution_pages
 from flowdeck.web.pages import templates as template_pages
 from flowdeck.web.pages import workflows as workflow_pages
+from flowdeck.web.routing import browser_http_error
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +137,8 @@ def create_app(
         execution_pages,
     ):
         app.include_router(module.router)
+    # A browser that follows a wrong link gets a page, not JSON.
+    app.add_exception_handler(StarletteHTTPException, browser_http_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
     # Every asset the pages use is served from the package: no CDN, no build step.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

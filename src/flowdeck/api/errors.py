@@ -134,7 +134,7 @@ _HTTP_CODES = {
 }
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:  # noqa: ARG001 (handler API)
+async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:  # noqa: ARG001 (handler API)
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else "The request failed."
     if exc.status_code == 404 and message == "Not Found":
@@ -158,5 +158,5 @@ def install(app: FastAPI) -> None:
     """Route every error through the one shape."""
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]  # idem
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]  # idem
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]  # idem
     app.add_exception_handler(Exception, _unexpected)

@@ -8,17 +8,27 @@ as a 403 page that says to reload.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from flowdeck.api.errors import ApiError
+from flowdeck.api.errors import ApiError, http_error
 from flowdeck.web.render import page, redirect
 from flowdeck.web.session import FormRejected, LoginRequired, login_url
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+log = logging.getLogger(__name__)
+API_PREFIXES = ("/api/", "/hooks/", "/static/")
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    return page(request, "error.html", None, status_code=status, title=title, message=message)
 
 
 class PageRoute(APIRoute):
@@ -31,23 +41,33 @@ class PageRoute(APIRoute):
             except LoginRequired as needed:
                 return redirect(login_url(needed.next_url))
             except FormRejected:
-                return page(
+                return _error_page(
                     request,
-                    "error.html",
-                    None,
-                    status_code=403,
-                    title="This form has expired",
-                    message="The page was open too long or came from elsewhere. "
-                    "Reload it and try again.",
+                    403,
+                    "This form has expired",
+                    "The page was open too long or came from elsewhere. Reload it and try again.",
                 )
             except ApiError as error:
-                return page(
+                title = "Not found" if error.status == 404 else "That did not work"
+                return _error_page(request, error.status, title, error.message)
+            except RequestValidationError:
+                # Only a malformed address gets here (a path id that is no UUID).
+                return _error_page(request, 404, "Not found", "There is nothing at this address.")
+            except Exception:
+                log.exception("unexpected error on %s %s", request.method, request.url.path)
+                return _error_page(
                     request,
-                    "error.html",
-                    None,
-                    status_code=error.status,
-                    title="Not found" if error.status == 404 else "That did not work",
-                    message=error.message,
+                    500,
+                    "Something went wrong",
+                    "Flowdeck hit an unexpected error; it has been logged.",
                 )
 
         return answer
+
+
+async def browser_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """An address nobody serves: a page for a browser, the API's JSON for everyone else."""
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if wants_page and not request.url.path.startswith(API_PREFIXES) and exc.status_code == 404:
+        return _error_page(request, 404, "Not found", "There is nothing at this address.")
+    return await http_error(request, exc)
