@@ -82,7 +82,7 @@ def serve(
         int, typer.Option(min=1, max=1000, help="Executions the in-process worker runs at once.")
     ] = 10,
 ) -> None:
-    """Run Flowdeck: migrate the database, then serve HTTP (health probes for now)."""
+    """Run Flowdeck: migrate the database, then serve the web UI and the API (and a worker)."""
     import uvicorn
 
     from flowdeck.api.app import create_app
@@ -104,10 +104,15 @@ def serve(
         # requested and completed shutdown exits 0 instead of 143 or "Aborted!".
         signal.signal(signal.SIGTERM, _stop_already_handled)
         signal.signal(signal.SIGINT, _stop_already_handled)
+        listen_host = host if host is not None else settings.host
+        listen_port = port if port is not None else settings.port
+        if listen_port:  # with 0 the port is known once bound: uvicorn prints it
+            shown = "127.0.0.1" if listen_host in ("0.0.0.0", "::") else listen_host  # noqa: S104  # compared, not bound
+            out.print(f"Open http://{shown}:{listen_port}/ in a browser and sign in.")
         uvicorn.run(
             app,
-            host=host if host is not None else settings.host,
-            port=port if port is not None else settings.port,
+            host=listen_host,
+            port=listen_port,
             log_config=None,
         )
 

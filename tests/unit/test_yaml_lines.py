@@ -201,12 +201,6 @@ def test_a_definition_shown_reads_back_the_same_and_checks_clean() -> None:
     assert "Grüße → 你好" in unicode  # written as is, not escaped
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="definition_yaml's key order names `description` (not a definition key) and "
-    "leaves out `goal` and `conditions`, so a definition from a template shows them last, "
-    "below `steps` and `outputs`",
-)
 def test_goal_and_conditions_come_before_the_steps() -> None:
     text = definition_yaml(
         {"steps": [], "outputs": {}, "conditions": ["{{ true }}"], "inputs": {}, "goal": "g"}

@@ -25,7 +25,7 @@ NOTICE_KINDS = ("ok", "error")
 
 
 def ago(moment: datetime | None, now: datetime | None = None) -> str:
-    """'3 min ago', 'yesterday', … — how long ago, for lists; 'never' for None."""
+    """'just now', '3 min ago', '5 h ago', '2 d ago', then the date; 'never' for None."""
     if moment is None:
         return "never"
     seconds = ((now or datetime.now(UTC)) - moment).total_seconds()

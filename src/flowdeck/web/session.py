@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
@@ -49,12 +49,22 @@ def _here(request: Request) -> str:
     return f"{request.url.path}{query}"
 
 
+def _sent_from(request: Request) -> str:
+    """The page a form was sent from (to come back to after signing in again).
+
+    Form URLs answer only POST; the page that holds the form is the place to return to.
+    """
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc == request.url.netloc and referer.path.startswith("/"):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return "/workflows"
+
+
 async def viewer(request: Request, conn: ConnDep) -> Viewer:
     """The page's viewer; LoginRequired when nobody is signed in."""
     principal = await session_principal(request, conn)
     if principal is None or principal.session_secret is None:
-        target = _here(request) if request.method == "GET" else request.url.path
-        raise LoginRequired(target)
+        raise LoginRequired(_here(request) if request.method == "GET" else _sent_from(request))
     secret = principal.session_secret
     return Viewer(principal.user, csrf_token_for(request, secret), secret)
 

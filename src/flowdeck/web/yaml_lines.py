@@ -10,14 +10,16 @@ problem is "in there".
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from flowdeck.engine.issues import DefinitionError
+from flowdeck.engine.issues import DefinitionError, join_path
 from flowdeck.workflows.documents import check_definition
 
 # One path part: `.name`, `name` at the start, `[3]` or `["quoted key"]`.
@@ -90,6 +92,23 @@ def line_of(root: Node | None, path: str) -> int | None:
     return line
 
 
+def _not_json(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Values YAML can read but a definition (JSON) cannot hold: dates, .inf, binary."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                yield path, f"the key {key!r} is not text"
+            else:
+                yield from _not_json(item, join_path(path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _not_json(item, join_path(path, index))
+    elif isinstance(value, float) and not math.isfinite(value):
+        yield path, f"{value} is not a number JSON can hold"
+    elif not isinstance(value, str | int | float | bool) and value is not None:
+        yield path, f"a {type(value).__name__} value is not JSON"
+
+
 def check_definition_text(text: str) -> tuple[dict[str, Any] | None, list[LineIssue]]:
     """The definition written in the editor, and every problem in it with its line.
 
@@ -106,6 +125,12 @@ def check_definition_text(text: str) -> tuple[dict[str, Any] | None, list[LineIs
         return None, [LineIssue(None, "", f"Not valid YAML: {exc}")]
     if not isinstance(document, dict):
         return None, [LineIssue(1, "", "The definition must be a mapping with `steps`.")]
+    not_json = [
+        LineIssue(line_of(root, path), path, f"{what}; write it in quotes to keep it as text")
+        for path, what in _not_json(document, "")
+    ]
+    if not_json:
+        return None, not_json
     try:
         check_definition(document)
     except DefinitionError as error:
@@ -116,7 +141,7 @@ def check_definition_text(text: str) -> tuple[dict[str, Any] | None, list[LineIs
 
 # Keys first in this order when a definition is shown; PostgreSQL's jsonb keeps keys
 # sorted by length, which would put `steps` above `inputs`.
-_TOP_ORDER = ("description", "inputs", "timeout", "steps", "outputs")
+_TOP_ORDER = ("goal", "inputs", "conditions", "timeout", "steps", "outputs")
 _STEP_ORDER = ("id", "name", "type", "when", "if", "items", "concurrency", "with")
 
 

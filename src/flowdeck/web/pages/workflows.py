@@ -45,15 +45,16 @@ async def workflows_page(
     conn: ConnDep,
     q: str = "",
     category: str = "",
-    favorites: bool = False,
+    favorites: str = "",  # "true" when ticked; anything else (a hand-edited URL) is off
     cursor: str | None = None,
 ) -> Response:
     """My workflows: search, category, favorites; last run and how often each ran."""
+    only_favorites = favorites == "true"
     listed = await workflows_api.list_workflows(
         user=who.user,
         conn=conn,
         category=category or None,
-        favorite=True if favorites else None,
+        favorite=True if only_favorites else None,
         active=None,
         q=q.strip() or None,
         sort="updated_at",
@@ -67,7 +68,7 @@ async def workflows_page(
     last_runs = {row["user_workflow_id"]: row for row in await cur.fetchall()}
     cur = await conn.execute(query("web", "workflow_categories"), {"user_id": who.user.id})
     categories = [row["category"] for row in await cur.fetchall()]
-    filtered = bool(q or category or favorites)
+    filtered = bool(q or category or only_favorites)
     return page(
         request,
         "workflows.html",
@@ -77,7 +78,7 @@ async def workflows_page(
         categories=categories,
         q=q,
         category=category,
-        favorites=favorites,
+        favorites=only_favorites,
         filtered=filtered,
         next_cursor=listed["next_cursor"],
     )
@@ -173,7 +174,9 @@ async def workflow_page(
 async def validate(workflow_id: UUID, request: Request, who: ViewerDep) -> Response:
     """The editor's live check: every problem of the text with its line (nothing saved)."""
     form = await checked_form(request, who)
-    _, issues = check_definition_text(_text(form.get("definition")) + "\n")
+    raw = form.get("definition")
+    # Not stripped: the lines must be counted as the editor shows them.
+    _, issues = check_definition_text(raw if isinstance(raw, str) else "")
     return JSONResponse(
         {
             "workflow_id": str(workflow_id),
