@@ -222,6 +222,25 @@ def test_import_reports_where_a_document_is_malformed(api: Api) -> None:
     assert [d["path"] for d in error_of(invalid)["details"]] == ["definition.steps[0].with"]
 
 
+def test_import_refuses_yaml_values_json_cannot_hold_at_their_path(api: Api) -> None:
+    ada = api.person("ada")
+    for value, what in (("2024-01-01", "a date value"), (".inf", "inf is not a number")):
+        document = (
+            f"name: x\ndefinition:\n  steps:\n    - {{id: a, type: set, with: {{d: {value}}}}}\n"
+        )
+        response = api.post(
+            "/api/workflows/import",
+            ada,
+            content=document,
+            headers={"Content-Type": "application/yaml"},
+        )
+        assert response.status_code == 400, response.text
+        message = error_of(response)["message"]
+        assert "definition.steps[0].with.d" in message
+        assert what in message
+    assert api.get("/api/workflows", ada).json()["items"] == []
+
+
 def test_malformed_json_body_is_400_with_line_and_column(api: Api) -> None:
     ada = api.person("ada")
     response = api.post(

@@ -10,17 +10,15 @@ problem is "in there".
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from flowdeck.engine.issues import DefinitionError, join_path
-from flowdeck.workflows.documents import check_definition
+from flowdeck.engine.issues import DefinitionError
+from flowdeck.workflows.documents import check_definition, not_json_values
 
 # One path part: `.name`, `name` at the start, `[3]` or `["quoted key"]`.
 _PART = re.compile(r'\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
@@ -92,23 +90,6 @@ def line_of(root: Node | None, path: str) -> int | None:
     return line
 
 
-def _not_json(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """Values YAML can read but a definition (JSON) cannot hold: dates, .inf, binary."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                yield path, f"the key {key!r} is not text"
-            else:
-                yield from _not_json(item, join_path(path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _not_json(item, join_path(path, index))
-    elif isinstance(value, float) and not math.isfinite(value):
-        yield path, f"{value} is not a number JSON can hold"
-    elif not isinstance(value, str | int | float | bool) and value is not None:
-        yield path, f"a {type(value).__name__} value is not JSON"
-
-
 def check_definition_text(text: str) -> tuple[dict[str, Any] | None, list[LineIssue]]:
     """The definition written in the editor, and every problem in it with its line.
 
@@ -127,7 +108,7 @@ def check_definition_text(text: str) -> tuple[dict[str, Any] | None, list[LineIs
         return None, [LineIssue(1, "", "The definition must be a mapping with `steps`.")]
     not_json = [
         LineIssue(line_of(root, path), path, f"{what}; write it in quotes to keep it as text")
-        for path, what in _not_json(document, "")
+        for path, what in not_json_values(document)
     ]
     if not_json:
         return None, not_json
