@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from flowdeck.web.render import ago, duration, took
+from flowdeck.humanize import took
+from flowdeck.web.render import ago, duration
 from flowdeck.web.timeline import MIN_WIDTH, build
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -19,6 +19,7 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 
+from flowdeck import humanize
 from flowdeck.client import Client, FlowdeckApiError, Workflow
 from flowdeck.errors import ConfigError
 
@@ -128,16 +129,8 @@ def when(moment: datetime | None) -> str:
 
 
 def took(duration: timedelta | None) -> str:
-    """312 ms, 4.2 s, 3m 05s."""
-    if duration is None:
-        return ""
-    seconds = duration.total_seconds()
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes}m {rest:02d}s"
+    """312 ms, 4.2 s, 3 min 5 s ('' when unknown)."""
+    return "" if duration is None else humanize.took(duration)
 
 
 STATUS_STYLE: Mapping[str, str] = {

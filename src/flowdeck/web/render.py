@@ -8,7 +8,7 @@ page, so URLs stay clean and a reload does not repeat it.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from flowdeck import __version__
+from flowdeck.humanize import took
 from flowdeck.web.diagram import render_diagram
 from flowdeck.web.session import CSRF_FIELD, Viewer
 
@@ -42,19 +43,6 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
                 "just now" if unit == "s" and seconds < 5 else f"{int(seconds // size)} {unit} ago"
             )
     return moment.strftime("%Y-%m-%d")
-
-
-def took(span: timedelta) -> str:
-    """'420 ms', '3.2 s', '4 min 10 s', '2 h 5 min'."""
-    seconds = span.total_seconds()
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {rest} s"
-    return f"{minutes // 60} h {minutes % 60} min"
 
 
 def duration(start: datetime | None, end: datetime | None) -> str:

@@ -18,7 +18,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from flowdeck.engine.issues import DefinitionError
-from flowdeck.workflows.documents import check_definition, not_json_values
+from flowdeck.workflows.documents import check_definition, not_json_values, ordered_definition
 
 # One path part: `.name`, `name` at the start, `[3]` or `["quoted key"]`.
 _PART = re.compile(r'\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
@@ -120,38 +120,8 @@ def check_definition_text(text: str) -> tuple[dict[str, Any] | None, list[LineIs
     return document, []
 
 
-# Keys first in this order when a definition is shown; PostgreSQL's jsonb keeps keys
-# sorted by length, which would put `steps` above `inputs`.
-_TOP_ORDER = ("goal", "inputs", "conditions", "timeout", "steps", "outputs")
-_STEP_ORDER = ("id", "name", "type", "when", "if", "items", "concurrency", "with")
-
-
-def _ordered(value: Any, order: tuple[str, ...]) -> Any:
-    if not isinstance(value, dict):
-        return value
-    first = [key for key in order if key in value]
-    return {key: value[key] for key in [*first, *(k for k in value if k not in first)]}
-
-
-def _steps_ordered(steps: Any) -> Any:
-    if not isinstance(steps, list):
-        return steps
-    result = []
-    for step in steps:
-        step = _ordered(step, _STEP_ORDER)
-        if isinstance(step, dict):
-            for nested in ("steps", "then", "else"):
-                if nested in step:
-                    step[nested] = _steps_ordered(step[nested])
-            if isinstance(step.get("branches"), dict):
-                step["branches"] = {k: _steps_ordered(v) for k, v in step["branches"].items()}
-        result.append(step)
-    return result
-
-
 def definition_yaml(definition: dict[str, Any]) -> str:
     """The definition as YAML for the editor, in the order people write it."""
-    shown = _ordered(definition, _TOP_ORDER)
-    if "steps" in shown:
-        shown["steps"] = _steps_ordered(shown["steps"])
-    return yaml.safe_dump(shown, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.safe_dump(
+        ordered_definition(definition), sort_keys=False, allow_unicode=True, width=100
+    )

@@ -111,6 +111,43 @@ def check_config(
     return {name: coerced[name] for name in given}
 
 
+# Keys first in this order when a definition is shown or exported; PostgreSQL's jsonb keeps keys
+# sorted by length, which would put `steps` above `inputs`.
+_TOP_ORDER = ("goal", "inputs", "conditions", "timeout", "steps", "outputs")
+_STEP_ORDER = ("id", "name", "type", "when", "if", "items", "concurrency", "with")
+
+
+def _ordered(value: Any, order: tuple[str, ...]) -> Any:
+    if not isinstance(value, dict):
+        return value
+    first = [key for key in order if key in value]
+    return {key: value[key] for key in [*first, *(k for k in value if k not in first)]}
+
+
+def _steps_ordered(steps: Any) -> Any:
+    if not isinstance(steps, list):
+        return steps
+    result = []
+    for step in steps:
+        step = _ordered(step, _STEP_ORDER)
+        if isinstance(step, dict):
+            for nested in ("steps", "then", "else"):
+                if nested in step:
+                    step[nested] = _steps_ordered(step[nested])
+            if isinstance(step.get("branches"), dict):
+                step["branches"] = {k: _steps_ordered(v) for k, v in step["branches"].items()}
+        result.append(step)
+    return result
+
+
+def ordered_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """The definition with its keys in the order people write them (a copy)."""
+    shown: dict[str, Any] = _ordered(dict(definition), _TOP_ORDER)
+    if "steps" in shown:
+        shown["steps"] = _steps_ordered(shown["steps"])
+    return shown
+
+
 def export_document(workflow: Mapping[str, Any]) -> dict[str, Any]:
     """A workflow as a portable document (no ids, owners or counters)."""
     return {
@@ -120,7 +157,7 @@ def export_document(workflow: Mapping[str, Any]) -> dict[str, Any]:
         "description": workflow.get("description"),
         "category": workflow.get("category"),
         "config": workflow.get("config") or {},
-        "definition": workflow["definition"],
+        "definition": ordered_definition(workflow["definition"]),
     }
 
 
