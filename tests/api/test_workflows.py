@@ -224,7 +224,10 @@ def test_import_reports_where_a_document_is_malformed(api: Api) -> None:
 
 def test_import_refuses_yaml_values_json_cannot_hold_at_their_path(api: Api) -> None:
     ada = api.person("ada")
-    for value, what in (("2024-01-01", "a date value"), (".inf", "inf is not a number")):
+    for value, what in (
+        ("2024-01-01", "date is not a JSON value"),
+        (".inf", "inf is not a JSON number"),
+    ):
         document = (
             f"name: x\ndefinition:\n  steps:\n    - {{id: a, type: set, with: {{d: {value}}}}}\n"
         )

@@ -16,8 +16,6 @@ Every problem is reported as `file: path: message`, all of them at once.
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from flowdeck.engine.issues import join_path, json_problems
 from flowdeck.errors import FlowdeckError
 
 __all__ = [
@@ -129,31 +128,6 @@ def _parse_yaml(text: str, source: str) -> object:
         raise CatalogError([f"{source}: invalid YAML: {error}"]) from None
 
 
-def _join(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-        return f"{path}.{key}" if path else key
-    return f"{path}[{json.dumps(key)}]"
-
-
-def _json_problems(value: object, path: str) -> Iterable[tuple[str, str]]:
-    """Values YAML can express but a JSON column cannot (dates, non-text keys, NaN)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                yield path or "(top)", f"key {key!r} must be text (quote it in the YAML)"
-                continue
-            yield from _json_problems(item, _join(path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _json_problems(item, _join(path, index))
-    elif isinstance(value, float) and not math.isfinite(value):
-        yield path, f"{value} is not a JSON number"
-    elif value is not None and not isinstance(value, str | int | float | bool):
-        yield path, f"{type(value).__name__} is not a JSON value (quote it in the YAML)"
-
-
 def _text(
     document: dict[str, Any], key: str, limit: int | None, slug: bool
 ) -> Iterable[tuple[str, str]]:
@@ -172,7 +146,7 @@ def _input_problems(inputs: dict[str, Any]) -> Iterable[tuple[str, str]]:
     for name, spec in inputs.items():
         if not isinstance(name, str):
             continue  # reported as a key that is not text
-        path = _join("inputs", name)
+        path = join_path("inputs", name)
         if not INPUT_NAME.fullmatch(name):
             yield path, "an input name is a word of letters, digits and _ (inputs.<name>)"
         elif name in SHADOWED_NAMES:
@@ -182,23 +156,23 @@ def _input_problems(inputs: dict[str, Any]) -> Iterable[tuple[str, str]]:
             yield path, "must be a mapping with type and description"
             continue
         for key in sorted(set(spec) - INPUT_KEYS):
-            yield _join(path, key), f"unknown key; allowed: {', '.join(sorted(INPUT_KEYS))}"
+            yield join_path(path, key), f"unknown key; allowed: {', '.join(sorted(INPUT_KEYS))}"
         if spec.get("type") not in INPUT_TYPES:
-            yield _join(path, "type"), f"must be one of {', '.join(sorted(INPUT_TYPES))}"
+            yield join_path(path, "type"), f"must be one of {', '.join(sorted(INPUT_TYPES))}"
         description = spec.get("description")
         if not isinstance(description, str) or not description.strip():
-            yield _join(path, "description"), "a built-in template describes every input"
+            yield join_path(path, "description"), "a built-in template describes every input"
 
 
 def _catalog_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for key in sorted(set(document) - KNOWN_KEYS, key=str):
         allowed = ", ".join(REQUIRED_KEYS + OPTIONAL_KEYS)
-        problems.append((_join("", str(key)), f"unknown key; a template has {allowed}"))
+        problems.append((join_path("", str(key)), f"unknown key; a template has {allowed}"))
     for key in REQUIRED_KEYS:
         if key not in document:
             problems.append((key, "is required"))
-    problems.extend(_json_problems({k: v for k, v in document.items() if k in KNOWN_KEYS}, ""))
+    problems.extend(json_problems({k: v for k, v in document.items() if k in KNOWN_KEYS}, ""))
     if "id" in document:
         problems.extend(_text(document, "id", ID_MAX, slug=True))
     if "name" in document:

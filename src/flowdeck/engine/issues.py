@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from flowdeck.errors import FlowdeckError
@@ -87,3 +88,22 @@ def sort_issues(issues: Iterable[Issue]) -> list[Issue]:
     """Issues in document order, without repeats."""
     unique = list(dict.fromkeys(issues))
     return sorted(unique, key=lambda issue: _path_key(issue.path))
+
+
+def json_problems(value: object, path: str = "") -> Iterator[tuple[str, str]]:
+    """(path, problem) for each value YAML can express but JSON cannot hold (dates,
+    non-text keys, NaN, binary): documents are stored as JSON, so such a value is refused
+    at its path rather than failing when it is written."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                yield path or "(top)", f"key {key!r} must be text (quote it in the YAML)"
+                continue
+            yield from json_problems(item, join_path(path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from json_problems(item, join_path(path, index))
+    elif isinstance(value, float) and not math.isfinite(value):
+        yield path, f"{value} is not a JSON number"
+    elif value is not None and not isinstance(value, str | int | float | bool):
+        yield path, f"{type(value).__name__} is not a JSON value (quote it in the YAML)"

@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from flowdeck.engine.issues import DefinitionError
-from flowdeck.workflows.documents import check_definition, not_json_values, ordered_definition
+from flowdeck.engine.issues import DefinitionError, json_problems
+from flowdeck.workflows.documents import check_definition, ordered_definition
 
 # One path part: `.name`, `name` at the start, `[3]` or `["quoted key"]`.
 _PART = re.compile(r'\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
@@ -107,8 +107,7 @@ def check_definition_text(text: str) -> tuple[dict[str, Any] | None, list[LineIs
     if not isinstance(document, dict):
         return None, [LineIssue(1, "", "The definition must be a mapping with `steps`.")]
     not_json = [
-        LineIssue(line_of(root, path), path, f"{what}; write it in quotes to keep it as text")
-        for path, what in not_json_values(document)
+        LineIssue(line_of(root, path), path, what) for path, what in json_problems(document)
     ]
     if not_json:
         return None, not_json

@@ -6,8 +6,7 @@ Shared by the API and the CLI so that both answer bad input with the same paths.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -19,7 +18,7 @@ from flowdeck.engine.definition import (
     coerce_inputs,
     validate_definition,
 )
-from flowdeck.engine.issues import join_path
+from flowdeck.engine.issues import json_problems
 from flowdeck.errors import FlowdeckError
 
 EXPORT_KIND = "flowdeck/workflow"
@@ -47,33 +46,9 @@ def parse_text(text: str, *, json_only: bool = False) -> Any:
         raise MalformedDocumentError(f"Not valid YAML: {exc.problem or exc}{where}.") from None
     except yaml.YAMLError as exc:
         raise MalformedDocumentError(f"Not valid YAML: {exc}.") from None
-    for path, problem in not_json_values(data):
-        where = path or "the document"
-        raise MalformedDocumentError(
-            f"Not valid as JSON: {where}: {problem}; write it in quotes to keep it as text."
-        )
+    for path, problem in json_problems(data):
+        raise MalformedDocumentError(f"Not valid as JSON: {path or 'the document'}: {problem}.")
     return data
-
-
-def not_json_values(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    """(path, problem) for each value YAML reads but JSON cannot hold: dates, .inf, binary.
-
-    Documents are stored as JSON; such a value must be refused with its path, not fail
-    when it is written.
-    """
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                yield path, f"the key {key!r} is not text"
-            else:
-                yield from not_json_values(item, join_path(path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from not_json_values(item, join_path(path, index))
-    elif isinstance(value, float) and not math.isfinite(value):
-        yield path, f"{value} is not a number JSON can hold"
-    elif not isinstance(value, str | int | float | bool) and value is not None:
-        yield path, f"a {type(value).__name__} value is not JSON"
 
 
 def check_definition(definition: Mapping[str, Any]) -> dict[str, InputSpec]:
