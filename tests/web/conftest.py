@@ -34,9 +34,13 @@ LAPTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """One headless Chromium for the session (a new context, i.e. profile, per test)."""
+    """One headless Chromium per module (a new context, i.e. profile, per test).
+
+    Not per session: Playwright's sync API keeps an event loop running in the main
+    thread while it is open, which would break `asyncio.run` in every later test.
+    """
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
