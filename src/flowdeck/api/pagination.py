@@ -11,8 +11,9 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
+from fastapi import Query
 from pydantic import BaseModel
 
 from flowdeck.api.errors import ApiError
@@ -21,6 +22,9 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+# `limit: Limit = DEFAULT_LIMIT`: checked in requests, and a plain default for Python
+# callers (the web pages call the list routes as functions).
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 class Page(BaseModel, Generic[T]):

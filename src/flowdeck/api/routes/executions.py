@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from flowdeck.api.deps import ConnDep, CurrentUser
 from flowdeck.api.errors import ApiError, definition_invalid, not_found
-from flowdeck.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page
+from flowdeck.api.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page
 from flowdeck.db.queries import fetch_row, query
 from flowdeck.engine.definition import DefinitionError
 from flowdeck.engine.start import NotStartable, start_execution
@@ -177,7 +177,7 @@ async def list_executions(
     trigger: Trigger | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """My executions, newest first."""

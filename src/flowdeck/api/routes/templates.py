@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from psycopg.types.json import Jsonb
@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from flowdeck.api.deps import ADMIN_ONLY, SIGNED_IN, ConnDep
 from flowdeck.api.errors import ApiError, definition_invalid, not_found
-from flowdeck.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page
+from flowdeck.api.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page
 from flowdeck.db.queries import query
 from flowdeck.engine.definition import DefinitionError, validate_definition
 
@@ -80,10 +80,14 @@ def prefix_tsquery(text: str) -> str | None:
 async def list_templates(
     conn: ConnDep,
     category: str | None = None,
-    q: str | None = Query(None, description="Words to search in name, goal and category."),
-    active: Literal["true", "false", "all"] = Query("true", description="Which templates."),
+    q: Annotated[
+        str | None, Query(description="Words to search in name, goal and category.")
+    ] = None,
+    active: Annotated[
+        Literal["true", "false", "all"], Query(description="Which templates.")
+    ] = "true",
     sort: Literal["popularity", "name"] = "popularity",
-    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Browse the catalog: most used first (or by name), filtered and searched."""

@@ -4,7 +4,7 @@ duplicate, export, delete. Another user's workflow is a 404, as if it did not ex
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
@@ -20,7 +20,7 @@ from flowdeck.api.errors import (
     not_found,
     prefixed_path,
 )
-from flowdeck.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page
+from flowdeck.api.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page
 from flowdeck.db.queries import fetch_row, query
 from flowdeck.engine.definition import DefinitionError, InputSpec, Issue
 from flowdeck.users.service import Conn, User
@@ -181,9 +181,9 @@ async def list_workflows(
     category: str | None = None,
     favorite: bool | None = None,
     active: bool | None = None,
-    q: str | None = Query(None, description="Text in the name or description."),
+    q: Annotated[str | None, Query(description="Text in the name or description.")] = None,
     sort: Literal["updated_at", "name", "last_used"] = "updated_at",
-    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """My workflows, a page at a time (keyset pagination: follow next_cursor)."""

@@ -63,28 +63,14 @@ async def history(
     except ValueError:
         workflow_id = None  # a hand-edited URL: show everything rather than fail
     listed = await executions_api.list_executions(
-        user=who.user,
-        conn=conn,
+        who.user,
+        conn,
         status=status if status in STATUSES else None,  # type: ignore[arg-type]  # checked here
         workflow_id=workflow_id,
-        template_id=None,
-        trigger=None,
-        since=None,
-        until=None,
         limit=PAGE_SIZE,
         cursor=cursor,
     )
-    mine = await workflows_api.list_workflows(
-        user=who.user,
-        conn=conn,
-        category=None,
-        favorite=None,
-        active=None,
-        q=None,
-        sort="name",
-        limit=MAX_LIMIT,
-        cursor=None,
-    )
+    mine = await workflows_api.list_workflows(who.user, conn, sort="name", limit=MAX_LIMIT)
     return page(
         request,
         "executions.html",

@@ -29,13 +29,7 @@ async def catalog(
 ) -> Response:
     """Every active template, grouped by category, most used first; searchable."""
     listed = await templates_api.list_templates(
-        conn=conn,
-        category=category or None,
-        q=q.strip() or None,
-        active="true",
-        sort="popularity",
-        limit=MAX_LIMIT,
-        cursor=None,
+        conn, category=category or None, q=q.strip() or None, limit=MAX_LIMIT
     )
 
     def category_of(template: dict[str, Any]) -> str:

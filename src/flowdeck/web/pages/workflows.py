@@ -51,13 +51,11 @@ async def workflows_page(
     """My workflows: search, category, favorites; last run and how often each ran."""
     only_favorites = favorites == "true"
     listed = await workflows_api.list_workflows(
-        user=who.user,
-        conn=conn,
+        who.user,
+        conn,
         category=category or None,
         favorite=True if only_favorites else None,
-        active=None,
         q=q.strip() or None,
-        sort="updated_at",
         limit=PAGE_SIZE,
         cursor=cursor,
     )
@@ -132,16 +130,7 @@ async def _workflow_page(
     workflow = await workflows_api.get_workflow(workflow_id, who.user, conn)
     triggers = await triggers_api.list_triggers(workflow_id, who.user, conn)
     recent = await executions_api.list_executions(
-        user=who.user,
-        conn=conn,
-        status=None,
-        workflow_id=workflow_id,
-        template_id=None,
-        trigger=None,
-        since=None,
-        until=None,
-        limit=RECENT_RUNS,
-        cursor=None,
+        who.user, conn, workflow_id=workflow_id, limit=RECENT_RUNS
     )
     definition = workflow["definition"]
     declared = definition.get("inputs") or {}
