@@ -81,6 +81,11 @@ def _walk_raw_steps(
             yield from _walk_raw_steps(nested, nested_path, here, inner_foreach)
 
 
+def steps_by_id(steps: object) -> dict[str, Mapping[str, Any]]:
+    """Every step mapping of a document that has an id, nested ones included, by id."""
+    return {step.id: step.raw for step in _walk_raw_steps(steps) if step.id is not None}
+
+
 def _nested_lists(
     step_type: str | None, raw: Mapping[str, Any], path: str
 ) -> Iterator[tuple[str, object]]:

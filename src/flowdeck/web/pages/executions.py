@@ -8,7 +8,6 @@ step list rendered by the same templates as the page — and swaps it in.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +19,7 @@ from flowdeck.api.routes import executions as executions_api
 from flowdeck.api.routes import signals as signals_api
 from flowdeck.api.routes import workflows as workflows_api
 from flowdeck.db.queries import query
+from flowdeck.engine.checks import steps_by_id
 from flowdeck.engine.states import FINAL, ExecutionStatus
 from flowdeck.users.service import Conn
 from flowdeck.web import timeline
@@ -85,20 +85,6 @@ async def history(
     )
 
 
-def _walk(steps: Any) -> Iterator[dict[str, Any]]:
-    """Every step of a definition, nested ones included."""
-    for step in steps if isinstance(steps, list) else []:
-        if not isinstance(step, dict):
-            continue
-        yield step
-        for nested in ("steps", "then", "else"):
-            yield from _walk(step.get(nested))
-        branches = step.get("branches")
-        if isinstance(branches, dict):
-            for lane in branches.values():
-                yield from _walk(lane)
-
-
 async def _view(conn: Conn, who: Viewer, execution_id: UUID) -> dict[str, Any]:
     """What the page and its live part show: the execution, its steps, its timeline."""
     execution = await executions_api.get_execution(execution_id, who.user, conn)
@@ -107,7 +93,7 @@ async def _view(conn: Conn, who: Viewer, execution_id: UUID) -> dict[str, Any]:
     )
     row = await cur.fetchone()
     definition = (row["definition"] if row else None) or {}
-    declared = {step["id"]: step for step in _walk(definition.get("steps")) if "id" in step}
+    declared = steps_by_id(definition.get("steps"))
     steps = execution["steps"]
     names = await _names(conn, who, [execution])
     return {
