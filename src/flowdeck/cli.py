@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Annotated, NoReturn, TypeVar
 
@@ -30,12 +31,19 @@ from rich.table import Table
 from flowdeck import cli_remote
 from flowdeck.catalog.sync import sync_builtin_templates
 from flowdeck.client import DEFAULT_URL
-from flowdeck.config import load_settings
+from flowdeck.config import Settings, load_settings
 from flowdeck.db.connect import open_database
 from flowdeck.db.migrate import migrate, status
 from flowdeck.db.pool import open_pool
 from flowdeck.db.schema import verify
+from flowdeck.engine import limits, watchdog
 from flowdeck.engine.durations import parse_duration
+from flowdeck.engine.supervisor import (
+    SupervisorSettings,
+    WorkerSupervisor,
+    cap_memory,
+    die_with_parent,
+)
 from flowdeck.engine.worker import Worker, WorkerSettings
 from flowdeck.errors import ConfigError, FlowdeckError
 from flowdeck.users import credentials, service
@@ -82,7 +90,11 @@ def serve(
         int, typer.Option(min=1, max=1000, help="Executions the in-process worker runs at once.")
     ] = 10,
 ) -> None:
-    """Run Flowdeck: migrate the database, then serve the web UI and the API (and a worker)."""
+    """Run Flowdeck: migrate the database, then serve the web UI and the API (and a worker).
+
+    The worker runs in a supervised child process: whatever a step does, this process
+    keeps answering.
+    """
     import uvicorn
 
     from flowdeck.api.app import create_app
@@ -93,12 +105,11 @@ def serve(
         if applied:
             out.print(f"Applied {len(applied)} migration(s): {', '.join(applied)}")
         asyncio.run(_prepare_instance(url))
-        worker = (
-            None
-            if no_worker
-            else WorkerSettings(concurrency=concurrency, retention=settings.retention())
-        )
-        app = create_app(settings, database_url=url, worker=worker)
+        supervisor = None
+        if not no_worker:
+            supervisor = _supervisor(settings, url, ["--concurrency", str(concurrency)], 10.0)
+            supervisor.start()
+        app = create_app(settings, database_url=url)
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to
         # the handler that was installed before it. Make that handler a no-op, so that a
         # requested and completed shutdown exits 0 instead of 143 or "Aborted!".
@@ -109,12 +120,34 @@ def serve(
         if listen_port:  # with 0 the port is known once bound: uvicorn prints it
             shown = "127.0.0.1" if listen_host in ("0.0.0.0", "::") else listen_host  # noqa: S104  # compared, not bound
             out.print(f"Open http://{shown}:{listen_port}/ in a browser and sign in.")
-        uvicorn.run(
-            app,
-            host=listen_host,
-            port=listen_port,
-            log_config=None,
-        )
+        try:
+            uvicorn.run(
+                app,
+                host=listen_host,
+                port=listen_port,
+                log_config=None,
+            )
+        finally:
+            if supervisor is not None:
+                supervisor.stop()
+
+
+def _supervisor(
+    settings: Settings, url: str, worker_args: list[str], grace: float
+) -> WorkerSupervisor:
+    """A supervisor for a worker child on the database at `url` (the embedded server's
+    URL, when that is the one in use: the child joins it rather than starting another)."""
+    env = {**os.environ, "FLOWDECK_DATABASE_URL": url}
+    return WorkerSupervisor(
+        [*worker_args, "--grace", str(grace)],
+        env,
+        SupervisorSettings(
+            database_url=url,
+            block_seconds=settings.worker_block_seconds,
+            crash_limit=settings.step_crash_limit,
+            grace=grace,
+        ),
+    )
 
 
 async def _prepare_instance(url: str) -> None:
@@ -236,8 +269,23 @@ def worker_command(
             min=1, help="Seconds without a heartbeat after which another worker takes over."
         ),
     ] = 30.0,
+    no_supervisor: Annotated[
+        bool,
+        typer.Option(
+            "--no-supervisor",
+            help="Run executions in this process, with no supervisor to restart it (for a "
+            "process manager that restarts it itself).",
+        ),
+    ] = False,
+    watchdog_file: Annotated[
+        Path | None, typer.Option(hidden=True, help="Set by the supervisor for its child.")
+    ] = None,
 ) -> None:
-    """Run executions (any number of workers, on any number of hosts, may share a database)."""
+    """Run executions (any number of workers, on any number of hosts, may share a database).
+
+    By default the executions run in a supervised child process, restarted when it dies
+    and when a step holds it past FLOWDECK_WORKER_BLOCK_SECONDS.
+    """
     settings = load_settings()
     with open_database(settings) as url:
         state = status(url)
@@ -245,22 +293,42 @@ def worker_command(
             raise ConfigError(
                 "The database is not migrated to this version; run `flowdeck db migrate` first."
             )
+        if not no_supervisor:
+            args = ["--concurrency", str(concurrency), "--lease", str(lease)]
+            _supervise(_supervisor(settings, url, args, grace))
+            return
+        if watchdog_file is not None:
+            die_with_parent()
+        cap_memory(settings.worker_memory_mb)
+        limits.configure(settings.expression_limits())
         settings_ = WorkerSettings(
             concurrency=concurrency,
             grace=grace,
             lease=timedelta(seconds=lease),
             rescue_interval=min(5.0, lease / 2),
             retention=settings.retention(),
+            crash_limit=settings.step_crash_limit,
         )
         box = SecretBox(load_key_material(settings.secret_key, settings.data_dir))
-        asyncio.run(_work(url, settings_, box))
+        asyncio.run(_work(url, settings_, box, watchdog_file))
 
 
-async def _work(url: str, settings: WorkerSettings, box: SecretBox) -> None:
+def _supervise(supervisor: WorkerSupervisor) -> None:
+    """Run the supervisor in this thread until SIGTERM or Ctrl-C, then stop its worker."""
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: supervisor.request_stop())
+    supervisor.run()
+
+
+async def _work(
+    url: str, settings: WorkerSettings, box: SecretBox, watchdog_file: Path | None
+) -> None:
     pool = open_pool(url, max_size=max(4, settings.concurrency + 2), check=False)
     await pool.open(wait=True, timeout=30)
     try:
         worker = Worker(pool, url, settings, box=box)
+        if watchdog_file is not None:
+            worker.board = watchdog.install(watchdog_file, worker.worker_id)
         loop = asyncio.get_running_loop()
         for stop_signal in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(stop_signal, worker.stop)

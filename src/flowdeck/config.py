@@ -13,7 +13,10 @@ import platformdirs
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flowdeck.engine.limits import ExpressionLimits
 from flowdeck.errors import ConfigError
+
+_EXPRESSION_DEFAULTS = ExpressionLimits()
 
 
 def default_data_dir() -> Path:
@@ -50,6 +53,47 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(
         default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
     )
+
+    # --- limits on the work users' definitions make a worker do (docs/operations.md) ------
+    expression_max_size: int = Field(
+        default=_EXPRESSION_DEFAULTS.max_size,
+        ge=1000,
+        description="Characters or items of any value one expression builds on its way.",
+    )
+    expression_max_operations: int = Field(
+        default=_EXPRESSION_DEFAULTS.max_operations,
+        ge=1000,
+        description="Loop iterations plus calls one evaluation of an expression may make.",
+    )
+    expression_timeout: float = Field(
+        default=_EXPRESSION_DEFAULTS.max_seconds,
+        gt=0,
+        description="Seconds one evaluation of an expression may run.",
+    )
+    step_crash_limit: int = Field(
+        default=3,
+        ge=1,
+        description="Times in a row an execution may lose its worker without progress "
+        "before it fails.",
+    )
+    worker_memory_mb: int = Field(
+        default=1024,
+        ge=0,
+        description="Memory a worker process may allocate (MiB); 0: no cap.",
+    )
+    worker_block_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a step may hold a supervised worker's event loop before the "
+        "step fails and the worker is restarted.",
+    )
+
+    def expression_limits(self) -> ExpressionLimits:
+        return ExpressionLimits(
+            max_size=self.expression_max_size,
+            max_operations=self.expression_max_operations,
+            max_seconds=self.expression_timeout,
+        )
 
     def retention(self) -> timedelta | None:
         """FLOWDECK_EXECUTION_RETENTION as a duration; None for 'never'."""

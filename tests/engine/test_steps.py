@@ -249,7 +249,10 @@ def test_an_expression_error_names_the_missing_path(engine: Api) -> None:
         engine, ada, {"steps": [{"id": "a", "type": "set", "with": {"v": "{{ {'x': 1}.y.z }}"}}]}
     )
     assert execution["status"] == "failed"
-    assert execution["error"]["path"] == "a"
+    # Where in the definition (as validation says it), and which step in the execution.
+    assert execution["error"]["path"] == "steps[0].with.v"
+    assert execution["error"]["step"] == "a"
+    assert execution["error"]["message"].startswith("steps[0].with.v: ")
 
 
 def test_the_execution_timeout_stops_it_between_steps(engine: Api, target: Target) -> None:

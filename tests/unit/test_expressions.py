@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from flowdeck.engine import sandbox
+from flowdeck.engine import limits
 from flowdeck.engine.expressions import (
-    MAX_OUTPUT,
     ExpressionError,
     is_expression,
     make_environment,
@@ -202,7 +201,10 @@ def test_helpers_that_reach_python_internals_are_not_defined() -> None:
         ("{{ '{:.1000000f}'.format(1.5) }}", "a format width of 1000000"),
         ("{{ '{:>{}}'.format('x', 1000000000) }}", "str.format(): 1000000000 is more than"),
         ("{{ '%*s' % (1000000000, 'x') }}", "a %-format: 1000000000 is more than"),
-        ("{{ 'a' * 600000 }}{{ 'a' * 600000 }}", f"the limit of {MAX_OUTPUT} characters"),
+        (
+            "{{ 'a' * 600000 }}{{ 'a' * 600000 }}",
+            f"the limit of {limits.ExpressionLimits().max_size} characters",
+        ),
     ],
 )
 def test_expressions_cannot_exhaust_a_worker(payload: str, complaint: str) -> None:
@@ -222,7 +224,7 @@ def test_loops_and_calls_that_produce_nothing_are_counted(
     payload: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A smaller budget keeps the test fast; the real one is counted the same way.
-    monkeypatch.setattr(sandbox, "MAX_OPERATIONS", 5_000)
+    monkeypatch.setattr(limits, "_current", limits.ExpressionLimits(max_operations=5_000))
     with pytest.raises(ExpressionError, match="more than 5000 loop iterations and calls"):
         render(payload, CONTEXT)
     assert render("{% for i in range(4000) %}{% endfor %}done", CONTEXT) == "done"

@@ -30,11 +30,11 @@ from flowdeck.engine.issues import DefinitionError, Issue, did_you_mean, join_pa
 from flowdeck.engine.shape import known_keys, shape_issues
 from flowdeck.engine.steps_schema import (
     STEP_TYPES,
+    LiteralTimeout,
     Name,
     Step,
     StepBase,
     StrictModel,
-    Timeout,
 )
 
 __all__ = [
@@ -199,7 +199,7 @@ class Definition(StrictModel):
     )
     steps: list[Step] = Field(default_factory=list)
     outputs: dict[str, Any] = Field(default_factory=dict)
-    timeout: Timeout | None = None
+    timeout: LiteralTimeout | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -25,23 +25,21 @@ from jinja2.environment import Template, TemplateExpression
 from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from flowdeck.engine import limits
+from flowdeck.engine.issues import join_path
 from flowdeck.engine.sandbox import (
     GLOBAL_NAMES,
     LOOP_GUARD,
-    MAX_OPERATIONS,
-    MAX_OUTPUT,
     ExpressionError,
+    checked,
     guarded_iter,
     make_environment,
     operation_budget,
-    too_large,
 )
 
 __all__ = [
     "CONTEXT_NAMES",
     "GLOBAL_NAMES",
-    "MAX_OPERATIONS",
-    "MAX_OUTPUT",
     "ExpressionError",
     "is_expression",
     "make_environment",
@@ -233,20 +231,27 @@ def _compile(text: str) -> _Compiled:
     return _Compiled(None, environment.from_string(tree), 1)
 
 
-def render(value: Any, context: Mapping[str, Any]) -> Any:
+def render(value: Any, context: Mapping[str, Any], path: str = "") -> Any:
     """`value` with every expression in it evaluated against `context`.
 
     A string that is one `{{ ... }}` gives the native value; a string mixing text and
     expressions gives text; other strings stay as they are. Mappings (values only, not
     keys) and lists are rendered item by item. Raise ExpressionError for anything that
-    goes wrong, naming the undefined name or refused attribute.
+    goes wrong, naming the undefined name or refused attribute, with `.path` saying
+    where in `value` the expression was (`path` is put before it).
     """
     if isinstance(value, str):
-        return _render_string(value, context) if is_expression(value) else value
+        if not is_expression(value):
+            return value
+        try:
+            return _render_string(value, context)
+        except ExpressionError as exc:
+            exc.path = path
+            raise
     if isinstance(value, Mapping):
-        return {key: render(item, context) for key, item in value.items()}
+        return {key: render(item, context, join_path(path, key)) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [render(item, context) for item in value]
+        return [render(item, context, join_path(path, index)) for index, item in enumerate(value)]
     return value
 
 
@@ -257,17 +262,19 @@ def _render_string(text: str, context: Mapping[str, Any]) -> Any:
         if compiled.native is not None:
             with operation_budget():
                 result = compiled.native(variables)
-            if isinstance(result, Undefined):
-                str(result)  # StrictUndefined raises its message here
-            return _materialise(result)
+                if isinstance(result, Undefined):
+                    str(result)  # StrictUndefined raises its message here
+                return _materialise(result)
         size = 0
         chunks: list[str] = []
+        limit = limits.current().max_size
         with operation_budget():
             for chunk in _template(compiled).generate(variables):
                 size += len(chunk)
-                if size > MAX_OUTPUT:
+                if size > limit:
                     raise ExpressionError(
-                        f"the result is over the limit of {MAX_OUTPUT} characters"
+                        f"the result is over the limit of {limit} characters "
+                        "(FLOWDECK_EXPRESSION_MAX_SIZE)"
                     )
                 chunks.append(chunk)
         return "".join(chunks)
@@ -277,6 +284,17 @@ def _render_string(text: str, context: Mapping[str, Any]) -> Any:
         raise ExpressionError(exc.message, line=_line(exc, compiled)) from None
     except TemplateError as exc:
         raise ExpressionError(exc.message or str(exc), line=_line(exc, compiled)) from None
+    except MemoryError:
+        # The worker's memory cap (FLOWDECK_WORKER_MEMORY_MB) refused an allocation that
+        # no size check could foresee (one call building a huge value in C).
+        raise ExpressionError(
+            "the expression needed more memory than the worker may use (FLOWDECK_WORKER_MEMORY_MB)"
+        ) from None
+    except RecursionError:
+        raise ExpressionError(
+            "calls nested too deeply (a macro that calls itself without end?)",
+            line=compiled.line if compiled.native is not None else None,
+        ) from None
     except Exception as exc:  # any failure of a user's expression is theirs to read
         detail = str(exc) or type(exc).__name__
         raise ExpressionError(detail, line=_line(exc, compiled)) from None
@@ -293,12 +311,10 @@ def _materialise(result: Any) -> Any:
     if isinstance(result, types.GeneratorType | range | map | filter | zip) or (
         isinstance(result, Iterator) and not isinstance(result, str)
     ):
-        items = list(islice(result, MAX_OUTPUT + 1))
-        if len(items) > MAX_OUTPUT:
-            raise ExpressionError(f"the result has over {MAX_OUTPUT} items")
-        return items
-    if too_large(result):
-        raise ExpressionError(f"the result is over the limit of {MAX_OUTPUT}")
+        limit = limits.current().max_size
+        items = list(islice(guarded_iter(result), limit + 1))
+        return checked(items, "the result")
+    checked(result, "the result")
     _reject_undefined(result)
     if callable(result):
         # Usually a method reached by a missing key (`output.keys`) or a missing ().

@@ -21,20 +21,26 @@ waiting step is re-entered to see whether what it waits for has come.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
+import psycopg
 
 from flowdeck.engine.durations import parse_duration
-from flowdeck.engine.expressions import ExpressionError, render
+from flowdeck.engine.evaluation import evaluate, expression_error
+from flowdeck.engine.expressions import ExpressionError, is_expression
+from flowdeck.engine.issues import join_path
 from flowdeck.engine.states import FINISHED_STEP, ExecutionStatus, StepStatus
 from flowdeck.engine.steps import ACTIONS, DURABLE
 from flowdeck.engine.steps.base import DurableRun, DurableStore, StepError, StepRun, Suspend
+
+log = logging.getLogger(__name__)
 
 CONTROL_FLOW = frozenset({"branch", "foreach", "parallel"})
 # Steps that touch nothing outside the execution: running one again after a crash is
@@ -92,6 +98,11 @@ class Interrupted(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+# What a step's code may raise that is not the step's failure: the worker handles these.
+NOT_THE_STEPS: tuple[type[Exception], ...] = (Interrupted, psycopg.Error)
+NOT_THE_STEPS_NOR_SUSPEND: tuple[type[Exception], ...] = (*NOT_THE_STEPS, Suspend)
 
 
 class StepFailed(Exception):
@@ -152,12 +163,11 @@ class Runner:
         definition = self.execution.definition
         base = self._context({}, {})
         for index, condition in enumerate(definition.get("conditions") or []):
+            where = f"conditions[{index}]"
             try:
-                holds = render(condition, base)
+                holds = self._evaluate(condition, base, where, stored=False)
             except ExpressionError as exc:
-                return Outcome(
-                    ExecutionStatus.FAILED, error=_expression_error(f"conditions[{index}]", exc)
-                )
+                return Outcome(ExecutionStatus.FAILED, error=expression_error(exc, where))
             if not holds:
                 return Outcome(
                     ExecutionStatus.SKIPPED,
@@ -167,14 +177,36 @@ class Runner:
                     },
                 )
         try:
-            scope = await self.run_steps(definition.get("steps") or [], "", {}, {})
+            scope = await self.run_steps(definition.get("steps") or [], "", {}, {}, "steps")
         except StepFailed as failure:
             return Outcome(ExecutionStatus.FAILED, error={**failure.error, "step": failure.path})
         try:
-            outputs = render(definition.get("outputs") or {}, self._context(scope, {}))
+            outputs = self._evaluate(
+                definition.get("outputs") or {}, self._context(scope, {}), "outputs"
+            )
         except ExpressionError as exc:
-            return Outcome(ExecutionStatus.FAILED, error=_expression_error("outputs", exc))
+            return Outcome(ExecutionStatus.FAILED, error=expression_error(exc, "outputs"))
         return Outcome(ExecutionStatus.SUCCEEDED, outputs=outputs)
+
+    def _evaluate(
+        self,
+        value: Any,
+        context: Mapping[str, Any],
+        where: str,
+        step: Mapping[str, Any] | None = None,
+        path: str = "",
+        *,
+        stored: bool = True,
+    ) -> Any:
+        return evaluate(
+            value,
+            context,
+            where,
+            execution_id=self.execution.id,
+            step=step,
+            path=path,
+            stored=stored,
+        )
 
     async def run_steps(
         self,
@@ -182,12 +214,17 @@ class Runner:
         prefix: str,
         scope: Mapping[str, Any],
         extra: Mapping[str, Any],
+        where: str,
     ) -> dict[str, Any]:
-        """Run a list of steps in order; return the step results visible after it."""
+        """Run a list of steps in order; return the step results visible after it.
+
+        `prefix` makes the steps' paths in the execution (`loop[3].`); `where` is the
+        list's place in the definition (`steps[2].steps`), for errors.
+        """
         visible = dict(scope)
-        for step in steps:
+        for index, step in enumerate(steps):
             path = f"{prefix}{step['id']}"
-            result = await self.run_step(step, path, visible, extra)
+            result = await self.run_step(step, path, visible, extra, f"{where}[{index}]")
             visible[step["id"]] = result.context()
             if result.status == StepStatus.FAILED and not step.get("continue_on_error"):
                 raise StepFailed(path, result.error or {"message": "the step failed"})
@@ -199,6 +236,7 @@ class Runner:
         path: str,
         scope: Mapping[str, Any],
         extra: Mapping[str, Any],
+        where: str,
     ) -> StepResult:
         recorded = self.recorded.get(path)
         if recorded is not None and recorded.status in FINISHED_STEP:
@@ -209,11 +247,11 @@ class Runner:
         when = step.get("when")
         if when is not None:
             try:
-                go = render(when, context)
+                go = self._evaluate(when, context, f"{where}.when", step, path, stored=False)
             except ExpressionError as exc:
                 result = StepResult(
                     StepStatus.FAILED,
-                    error=_expression_error(f"{path}.when", exc),
+                    error=expression_error(exc, f"{where}.when"),
                     started_at=started,
                 )
                 await self.store.finish(path, step, result)
@@ -223,12 +261,12 @@ class Runner:
                 await self.store.finish(path, step, result)
                 return result
         if step["type"] in CONTROL_FLOW:
-            result = await self._control_flow(step, path, scope, extra, context, started)
+            result = await self._control_flow(step, path, where, scope, extra, context, started)
         elif step["type"] in DURABLE:
-            result = await self._durable(step, path, context, recorded, started)
+            result = await self._durable(step, path, where, context, recorded, started)
         else:
             previous = recorded.attempts if recorded is not None else 0
-            result = await self._action(step, path, context, previous, started)
+            result = await self._action(step, path, where, context, previous, started)
         await self.store.finish(path, step, result)
         return result
 
@@ -238,41 +276,52 @@ class Runner:
         self,
         step: dict[str, Any],
         path: str,
+        where: str,
         context: Mapping[str, Any],
         previous_attempts: int,
         started: datetime,
     ) -> StepResult:
-        retry = step.get("retry") or {}
-        attempts = int(retry.get("attempts", 3)) if step.get("retry") is not None else 1
-        backoff = parse_duration(retry.get("backoff", "1s")).total_seconds()
-        max_backoff = retry.get("max_backoff")
-        cap = parse_duration(max_backoff).total_seconds() if max_backoff is not None else 3600.0
-        timeout = step.get("timeout")
-        seconds = parse_duration(timeout).total_seconds() if timeout is not None else None
+        try:
+            policy = _Policy.of(
+                step,
+                lambda value, key: self._evaluate(value, context, f"{where}.{key}", step, path),
+            )
+        except (ExpressionError, ValueError) as exc:
+            if isinstance(exc, ExpressionError):
+                error = expression_error(exc, where)
+            else:
+                error = {"message": f"{where}: timeout or retry: {exc}", "path": where}
+            return StepResult(StepStatus.FAILED, error=error, started_at=started)
         attempt = previous_attempts
         clock = time.perf_counter()
         while True:
             attempt += 1
-            if step["type"] not in LOCAL_STEPS:
+            # A resumed execution records local steps as running too, so that a step which
+            # keeps killing its worker is named when the crash limit ends the execution.
+            if step["type"] not in LOCAL_STEPS or self.execution.attempt > 1:
                 await self.store.begin(path, step, attempt)
             run = StepRun(self.execution.id, path, attempt, self.http, step)
             try:
-                args = render(step.get("with") or {}, context)
+                args = self._evaluate(step.get("with") or {}, context, f"{where}.with", step, path)
                 handler = ACTIONS.get(step["type"])
                 if handler is None:
                     raise StepError(
                         f"the step type {step['type']!r} is not available in this version",
                         retryable=False,
                     )
-                async with asyncio.timeout(seconds):
+                async with asyncio.timeout(policy.seconds):
                     output = await handler(args, run)
             except ExpressionError as exc:
-                error, retryable = _expression_error(path, exc), False
+                error, retryable = expression_error(exc, f"{where}.with"), False
             except TimeoutError:
-                error, retryable = {"message": f"timed out after {timeout}"}, True
+                error, retryable = {"message": f"timed out after {step['timeout']}"}, True
             except StepError as exc:
                 error = exc.as_error()
                 retryable = bool(error.pop("retryable", True))
+            except NOT_THE_STEPS:
+                raise
+            except Exception as exc:
+                error, retryable = _unexpected(exc, step, path), False
             else:
                 return StepResult(
                     StepStatus.SUCCEEDED,
@@ -282,7 +331,7 @@ class Runner:
                     started_at=started,
                     logs=run.logs,
                 )
-            if not retryable or attempt - previous_attempts >= attempts:
+            if not retryable or attempt - previous_attempts >= policy.attempts:
                 return StepResult(
                     StepStatus.FAILED,
                     output=error.get("output"),
@@ -294,7 +343,7 @@ class Runner:
                 )
             # Exponential backoff with jitter, so that failing steps of many executions
             # do not all call again at the same moment.
-            delay = min(cap, backoff * 2 ** (attempt - previous_attempts - 1))
+            delay = min(policy.cap, policy.backoff * 2 ** (attempt - previous_attempts - 1))
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 (not security)
 
     # --- durable steps: may suspend the execution -------------------------------------------
@@ -303,6 +352,7 @@ class Runner:
         self,
         step: dict[str, Any],
         path: str,
+        where: str,
         context: Mapping[str, Any],
         recorded: StepResult | None,
         started: datetime,
@@ -322,10 +372,10 @@ class Runner:
         await self.store.begin(path, step, 1)
         run = DurableRun(self.execution.id, path, step, started, state, self.store)
         try:
-            args = render(step.get("with") or {}, context)
+            args = self._evaluate(step.get("with") or {}, context, f"{where}.with", step, path)
             output = await DURABLE[step["type"]](args, run)
         except ExpressionError as exc:
-            error = _expression_error(path, exc)
+            error = expression_error(exc, f"{where}.with")
         except StepError as exc:
             error = exc.as_error()
             error.pop("retryable", None)
@@ -335,6 +385,10 @@ class Runner:
             )
             await self.store.suspend(path, step, waiting)
             raise Suspend(suspension.until) from None
+        except NOT_THE_STEPS:
+            raise
+        except Exception as exc:
+            error = _unexpected(exc, step, path)
         else:
             return StepResult(
                 StepStatus.SUCCEEDED,
@@ -357,6 +411,7 @@ class Runner:
         self,
         step: dict[str, Any],
         path: str,
+        where: str,
         scope: Mapping[str, Any],
         extra: Mapping[str, Any],
         context: Mapping[str, Any],
@@ -364,7 +419,7 @@ class Runner:
     ) -> StepResult:
         clock = time.perf_counter()
         try:
-            output = await self._structure(step, path, scope, extra, context)
+            output = await self._structure(step, path, where, scope, extra, context)
         except StepFailed as failure:
             return StepResult(
                 StepStatus.FAILED,
@@ -374,10 +429,15 @@ class Runner:
             )
         except ExpressionError as exc:
             return StepResult(
-                StepStatus.FAILED, error=_expression_error(path, exc), started_at=started
+                StepStatus.FAILED, error=expression_error(exc, where), started_at=started
             )
         except StepError as exc:
             return StepResult(StepStatus.FAILED, error=exc.as_error(), started_at=started)
+        except NOT_THE_STEPS_NOR_SUSPEND:
+            raise
+        except Exception as exc:
+            error = _unexpected(exc, step, path)
+            return StepResult(StepStatus.FAILED, error=error, started_at=started)
         return StepResult(
             StepStatus.SUCCEEDED,
             output=output,
@@ -390,19 +450,24 @@ class Runner:
         self,
         step: dict[str, Any],
         path: str,
+        where: str,
         scope: Mapping[str, Any],
         extra: Mapping[str, Any],
         context: Mapping[str, Any],
     ) -> Any:
         kind = step["type"]
         if kind == "branch":
-            taken = "then" if render(step["if"], context) else "else"
-            await self.run_steps(step.get(taken) or [], f"{path}.{taken}.", scope, extra)
+            holds = self._evaluate(step["if"], context, f"{where}.if", step, path, stored=False)
+            taken = "then" if holds else "else"
+            nested = f"{where}.{taken}"
+            await self.run_steps(step.get(taken) or [], f"{path}.{taken}.", scope, extra, nested)
             return {"taken": taken}
         if kind == "parallel":
             branches: dict[str, list[dict[str, Any]]] = step["branches"]
             results = await _all(
-                self.run_steps(steps, f"{path}.{name}.", scope, extra)
+                self.run_steps(
+                    steps, f"{path}.{name}.", scope, extra, join_path(where, "branches", name)
+                )
                 for name, steps in branches.items()
             )
             return {
@@ -410,7 +475,7 @@ class Runner:
                 for (name, steps), result in zip(branches.items(), results, strict=True)
             }
         # foreach
-        items = render(step["items"], context)
+        items = self._evaluate(step["items"], context, f"{where}.items", step, path, stored=False)
         if not isinstance(items, list):
             raise StepError(f"items must be a list, got {type(items).__name__}", retryable=False)
         if len(items) > MAX_FOREACH_ITEMS:
@@ -445,7 +510,7 @@ class Runner:
                     raise Suspend(None)
                 try:
                     return await self.run_steps(
-                        body, prefix, scope, {**extra, "item": item, "loop": loop}
+                        body, prefix, scope, {**extra, "item": item, "loop": loop}, f"{where}.steps"
                     )
                 except Suspend:
                     suspended = True
@@ -510,8 +575,43 @@ def _elapsed(clock: float) -> float:
     return round((time.perf_counter() - clock) * 1000, 1)
 
 
-def _expression_error(path: str, exc: ExpressionError) -> dict[str, Any]:
-    error: dict[str, Any] = {"message": f"{path}: {exc.message}", "path": path}
-    if exc.line is not None:
-        error["line"] = exc.line
-    return error
+def _unexpected(exc: Exception, step: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """The error of a step whose code raised what no step should: a bug, or a limit of
+    the process (memory). Logged with its traceback; the step fails, the worker goes on."""
+    if isinstance(exc, MemoryError):
+        return {
+            "message": "the step needed more memory than the worker may use "
+            "(FLOWDECK_WORKER_MEMORY_MB)"
+        }
+    log.error("step %s (%s) failed unexpectedly", path, step["type"], exc_info=exc)
+    detail = str(exc) or type(exc).__name__
+    return {"message": f"the {step['type']} step failed unexpectedly: {detail}"}
+
+
+@dataclass(frozen=True)
+class _Policy:
+    """An action step's attempts, backoff and timeout, as the definition gives them."""
+
+    attempts: int
+    backoff: float
+    cap: float
+    seconds: float | None
+
+    @classmethod
+    def of(cls, step: Mapping[str, Any], evaluate: Callable[[Any, str], Any]) -> _Policy:
+        """The policy, with durations written as expressions evaluated (`evaluate(value,
+        key)`). Raise ValueError for a value that is not a duration."""
+
+        def seconds(value: Any, key: str) -> float:
+            duration = parse_duration(evaluate(value, key) if is_expression(value) else value)
+            return duration.total_seconds()
+
+        retry = step.get("retry") or {}
+        max_backoff = retry.get("max_backoff")
+        timeout = step.get("timeout")
+        return cls(
+            attempts=int(retry.get("attempts", 3)) if step.get("retry") is not None else 1,
+            backoff=seconds(retry.get("backoff", "1s"), "retry.backoff"),
+            cap=seconds(max_backoff, "retry.max_backoff") if max_backoff is not None else 3600.0,
+            seconds=seconds(timeout, "timeout") if timeout is not None else None,
+        )

@@ -2,9 +2,19 @@
 
 Jinja2's ImmutableSandboxedEnvironment refuses `_`-prefixed and internal attributes and
 methods that mutate. On top of it: StrictUndefined with messages that list what was
-there; no globals but range, dict and namespace; range(), repetition, powers, format
-widths and sized filters capped; and a budget of loop iterations and calls per render,
-because nested loops and recursive macros produce no output for the output cap to stop.
+there; no globals but range, dict and namespace; and every value an expression builds on
+its way is counted against the limits of one evaluation (limits.py):
+
+- size: the result of every operator (`+ - * / // % **` and `~`), filter, call and
+  namespace assignment is measured, and operations whose result size is known in
+  advance (repetition, concatenation, join, padding, replace) are refused before they
+  allocate;
+- operations: loop iterations and calls, because nested loops and recursive macros
+  produce no output for the size limit to stop;
+- time: a deadline checked at every counted operation.
+
+What a single call can still do in C (a huge allocation, a slow regular expression) is
+stopped by the worker's memory cap and watchdog, not here.
 """
 
 from __future__ import annotations
@@ -13,25 +23,22 @@ import contextlib
 import difflib
 import functools
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import missing, object_type_repr
+from jinja2.utils import Namespace, missing, object_type_repr
 
+from flowdeck.engine import limits
+from flowdeck.engine.limits import MAX_EXPONENT, MAX_RANGE, MAX_SLOW_FILTER_INPUT, MAX_WIDTH
 from flowdeck.errors import FlowdeckError
 
-MAX_OUTPUT = 1_000_000  # characters of text, or items of a list, one expression may produce
-MAX_RANGE = 10_000  # items range() may produce; loops over more are almost always mistakes
-MAX_EXPONENT = 1_000  # 10 ** 10 ** 10 would hold a worker for minutes
-_MAX_WIDTH = 100_000  # widths and counts given to padding/chunking filters and methods
-# Loop iterations plus calls while one string is rendered: nested loops and recursive
-# macros produce no output for the output cap to stop, so they are counted instead.
-MAX_OPERATIONS = 500_000
 LOOP_GUARD = "flowdeck_loop_guard"  # the name every {% for %} iterable is wrapped in
 
 # Jinja's globals that stay: the others (lipsum, cycler, joiner) are of no use here and
@@ -40,11 +47,16 @@ GLOBAL_NAMES = frozenset({"range", "dict", "namespace"})
 
 
 class ExpressionError(FlowdeckError):
-    """An expression does not parse, or failed while it was evaluated."""
+    """An expression does not parse, or failed while it was evaluated.
 
-    def __init__(self, message: str, *, line: int | None = None) -> None:
+    `path` is where in the rendered value the failing expression was (`headers.X`,
+    `[2]`), filled in by render(); the runner puts the step's own path before it.
+    """
+
+    def __init__(self, message: str, *, line: int | None = None, path: str = "") -> None:
         self.message = message
         self.line = line
+        self.path = path
         super().__init__(f"{message} (line {line})" if line is not None else message)
 
 
@@ -73,9 +85,16 @@ class _Undefined(StrictUndefined):
         return f"{object_type_repr(obj)} has no attribute {name!r}"
 
 
+# --- the budget of one evaluation ---------------------------------------------------------
+
+
 class _Budget:
-    def __init__(self) -> None:
-        self.left = MAX_OPERATIONS
+    __slots__ = ("deadline", "left", "limits")
+
+    def __init__(self, current: limits.ExpressionLimits) -> None:
+        self.limits = current
+        self.left = current.max_operations
+        self.deadline = time.monotonic() + current.max_seconds
 
 
 _budget: ContextVar[_Budget | None] = ContextVar("flowdeck_expression_budget", default=None)
@@ -83,12 +102,19 @@ _budget: ContextVar[_Budget | None] = ContextVar("flowdeck_expression_budget", d
 
 def _spend() -> None:
     budget = _budget.get()
-    if budget is not None:
-        budget.left -= 1
-        if budget.left < 0:
-            raise ExpressionError(
-                f"the expression did more than {MAX_OPERATIONS} loop iterations and calls"
-            )
+    if budget is None:
+        return
+    budget.left -= 1
+    if budget.left < 0:
+        raise ExpressionError(
+            f"the expression did more than {budget.limits.max_operations} loop iterations "
+            "and calls (FLOWDECK_EXPRESSION_MAX_OPERATIONS)"
+        )
+    if time.monotonic() > budget.deadline:
+        raise ExpressionError(
+            f"the expression ran for more than {budget.limits.max_seconds:g} s "
+            "(FLOWDECK_EXPRESSION_TIMEOUT)"
+        )
 
 
 def guarded_iter(iterable: Iterable[Any]) -> Iterator[Any]:
@@ -100,22 +126,45 @@ def guarded_iter(iterable: Iterable[Any]) -> Iterator[Any]:
 
 @contextlib.contextmanager
 def operation_budget() -> Iterator[None]:
-    """Count loop iterations and calls made inside the block against MAX_OPERATIONS."""
-    token = _budget.set(_Budget())
+    """Count what is done inside the block against the limits of one evaluation."""
+    token = _budget.set(_Budget(limits.current()))
     try:
         yield
     finally:
         _budget.reset(token)
 
 
+def size_of(value: object) -> int:
+    """Characters of a text, items of a collection; 0 for anything else."""
+    if isinstance(value, str | bytes | list | tuple | dict | set | frozenset):
+        return len(value)
+    return 0
+
+
 def too_large(value: object) -> bool:
-    """Whether a text or collection is over MAX_OUTPUT characters or items."""
-    return isinstance(value, str | bytes | list | tuple | dict | set) and len(value) > MAX_OUTPUT
+    """Whether a text or collection is over the size limit."""
+    return size_of(value) > limits.current().max_size
+
+
+def checked(value: Any, what: str) -> Any:
+    """`value`, or ExpressionError naming `what` when it is over the size limit."""
+    size = size_of(value)
+    current = limits.current()
+    if size > current.max_size:
+        raise ExpressionError(current.size_error(what, size))
+    return value
+
+
+def _refuse_in_advance(size: int, what: str) -> None:
+    """Refuse an operation whose result would be `size` long, before it allocates."""
+    current = limits.current()
+    if size > current.max_size:
+        raise ExpressionError(current.size_error(what, size, made=False))
 
 
 def _refuse_large(value: object, what: str) -> None:
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_WIDTH:
-        raise ExpressionError(f"{what}: {value} is more than the limit of {_MAX_WIDTH}")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_WIDTH:
+        raise ExpressionError(f"{what}: {value} is more than the limit of {MAX_WIDTH}")
 
 
 # Widths and precisions in %-formats ("%10000000s") and {}-formats ("{:>999999}").
@@ -128,14 +177,26 @@ def _check_format(fmt: str) -> None:
     for match in _BRACE_SPEC.finditer(fmt):
         numbers.extend(re.findall(r"\d+", match.group(1)))
     for number in numbers:
-        if number and int(number) > _MAX_WIDTH:
-            raise ExpressionError(f"a format width of {number} is over the limit of {_MAX_WIDTH}")
+        if number and int(number) > MAX_WIDTH:
+            raise ExpressionError(f"a format width of {number} is over the limit of {MAX_WIDTH}")
 
 
 def _check_replace(text: object, old: object, new: object) -> None:
     if isinstance(text, str) and isinstance(old, str) and isinstance(new, str) and old:
-        if len(text) + text.count(old) * (len(new) - len(old)) > MAX_OUTPUT:
-            raise ExpressionError(f"replace() would make more than {MAX_OUTPUT} characters")
+        size = len(text) + text.count(old) * (len(new) - len(old))
+        if size > limits.current().max_size:
+            raise ExpressionError(
+                f"replace() would make more than {limits.current().max_size} characters "
+                "(FLOWDECK_EXPRESSION_MAX_SIZE)"
+            )
+
+
+def _check_join(items: object, separator: object, what: str) -> None:
+    """A join's length is known before it is made: refuse it then, not after."""
+    if isinstance(items, list | tuple) and isinstance(separator, str):
+        size = len(separator) * max(0, len(items) - 1)
+        size += sum(len(item) if isinstance(item, str) else 0 for item in items)
+        _refuse_in_advance(size, what)
 
 
 def _capped_range(*args: int) -> range:
@@ -145,13 +206,24 @@ def _capped_range(*args: int) -> range:
     return numbers
 
 
-# Filters that allocate in proportion to a number they are given.
-_SIZED_FILTERS = ("center", "indent", "wordwrap", "truncate", "batch", "slice", "format", "replace")
+class _Namespace(Namespace):
+    """`namespace()`, whose assignments (`{% set ns.s = ... %}`) are measured: a value
+    kept in a namespace across loop iterations is how an expression grows without end."""
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        super().__setitem__(name, checked(value, f"the assignment to namespace key {name!r}"))
+
+
+# --- filters ------------------------------------------------------------------------------
+
+# Filters that are slow on long text whatever their arguments.
+_SLOW_ON_LONG_TEXT = frozenset({"wordwrap", "truncate", "urlize", "striptags"})
 
 
 def _guard_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(function)  # keeps jinja_pass_arg, which tells Jinja what to pass first
     def guarded(*args: Any, **kwargs: Any) -> Any:
+        _spend()
         for value in (*args, *kwargs.values()):
             _refuse_large(value, f"the {name} filter")
         # Leave out what Jinja passes first to some filters (context, environment...).
@@ -160,22 +232,47 @@ def _guard_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]
             for arg in args
             if not isinstance(arg, Context | EvalContext | ImmutableSandboxedEnvironment)
         ]
+        if name in _SLOW_ON_LONG_TEXT and values and size_of(values[0]) > MAX_SLOW_FILTER_INPUT:
+            raise ExpressionError(
+                f"the {name} filter was given {size_of(values[0])} characters; it takes at "
+                f"most {MAX_SLOW_FILTER_INPUT}"
+            )
         if name == "format" and values and isinstance(values[0], str):
             _check_format(values[0])
-        if name == "replace" and len(values) >= 3:
+        elif name == "replace" and len(values) >= 3:
             _check_replace(values[0], values[1], values[2])
-        result = function(*args, **kwargs)
-        if too_large(result):
-            raise ExpressionError(f"the {name} filter made a value over {MAX_OUTPUT} long")
-        return result
+        elif name == "join" and values:
+            separator = values[1] if len(values) > 1 else kwargs.get("d", "")
+            _check_join(values[0], separator, "the join filter")
+        elif name == "indent" and values and isinstance(values[0], str):
+            width = values[1] if len(values) > 1 else kwargs.get("width", 4)
+            if isinstance(width, int):
+                _refuse_in_advance(len(values[0]) * (1 + width), "the indent filter")
+        return checked(function(*args, **kwargs), f"the {name} filter")
 
     return guarded
+
+
+# --- the environment ----------------------------------------------------------------------
+
+
+class _CodeGenerator(CodeGenerator):
+    """Jinja's code generator, but `a ~ b` goes through the environment like the other
+    operators do, so that concatenation is measured before it allocates."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.flowdeck_concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, plus limits on the operators and calls that can blow up."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    code_generator_class = _CodeGenerator
+    intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Undefined):
@@ -192,15 +289,29 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             return obj._fail_with_undefined_error()
         return super().getitem(obj, argument)
 
+    def flowdeck_concat(self, parts: tuple[Any, ...]) -> str:
+        """`a ~ b ~ c`: the text of each part, refused as soon as the total is too long."""
+        _spend()
+        texts = [str(part) for part in parts]
+        _refuse_in_advance(sum(len(text) for text in texts), "the ~ operator")
+        return "".join(texts)
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        _spend()
         if operator == "*":
             for sequence, count in ((left, right), (right, left)):
                 if (
                     isinstance(sequence, str | list | tuple)
                     and isinstance(count, int)
-                    and len(sequence) * count > MAX_OUTPUT
+                    and len(sequence) * count > limits.current().max_size
                 ):
-                    raise ExpressionError(f"repeating a value {count} times is over the limit")
+                    raise ExpressionError(
+                        f"repeating a value {count} times is over the limit of "
+                        f"{limits.current().max_size} (FLOWDECK_EXPRESSION_MAX_SIZE)"
+                    )
+        elif operator == "+":
+            if isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
+                _refuse_in_advance(len(left) + len(right), "the + operator")
         elif operator == "**" and isinstance(right, int) and abs(right) > MAX_EXPONENT:
             if isinstance(left, int) and abs(left) > 1:
                 raise ExpressionError(f"an exponent of {right} is over the limit of {MAX_EXPONENT}")
@@ -208,37 +319,42 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             _check_format(left)
             for value in right if isinstance(right, tuple) else (right,):
                 _refuse_large(value, "a %-format")  # widths given as "%*s"
-        return super().call_binop(context, operator, left, right)
+        result = super().call_binop(context, operator, left, right)
+        return checked(result, f"the {operator} operator")
 
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         # str.format arrives wrapped by the sandbox; the original is kept in __wrapped__.
         target = getattr(obj, "__wrapped__", obj)
-        if isinstance(getattr(target, "__self__", None), str):
+        owner = getattr(target, "__self__", None)
+        if isinstance(owner, str):
             name = getattr(target, "__name__", "method")
             for value in (*args, *kwargs.values()):
                 _refuse_large(value, f"str.{name}()")
             if name in ("format", "format_map"):
-                _check_format(target.__self__)
-            if name == "replace" and len(args) >= 2:
-                _check_replace(target.__self__, args[0], args[1])
+                _check_format(owner)
+            elif name == "replace" and len(args) >= 2:
+                _check_replace(owner, args[0], args[1])
+            elif name == "join" and args:
+                _check_join(args[0], owner, "str.join()")
+            elif name == "expandtabs":
+                tabsize = args[0] if args else kwargs.get("tabsize", 8)
+                if isinstance(tabsize, int):
+                    _refuse_in_advance(len(owner) + owner.count("\t") * tabsize, "str.expandtabs()")
         _spend()
-        result = super().call(context, obj, *args, **kwargs)
-        if too_large(result):
-            raise ExpressionError(f"a call made a value over {MAX_OUTPUT} long")
-        return result
+        return checked(super().call(context, obj, *args, **kwargs), "a call")
 
 
 def make_environment() -> ImmutableSandboxedEnvironment:
     """A new sandboxed environment as Flowdeck evaluates expressions in.
 
     Immutable sandbox, StrictUndefined (with messages that list what was there), no
-    autoescaping (results are data, not HTML), and capped range(), repetition, powers,
-    format widths and filter results.
+    autoescaping (results are data, not HTML), and every value built measured.
     """
     environment = _Sandbox(undefined=_Undefined, autoescape=False)
     for name in set(environment.globals) - GLOBAL_NAMES:
         del environment.globals[name]
     environment.globals["range"] = _capped_range
-    for name in _SIZED_FILTERS:
-        environment.filters[name] = _guard_filter(name, environment.filters[name])
+    environment.globals["namespace"] = _Namespace
+    for name, function in list(environment.filters.items()):
+        environment.filters[name] = _guard_filter(name, function)
     return environment

@@ -96,6 +96,19 @@ def _positive_duration(value: Any) -> str | int | float:
     return _duration(value, positive=True)
 
 
+def _literal(value: Any) -> Any:
+    if is_expression(value):
+        raise ValueError(
+            "must be written out, such as '30m', not computed: the execution's deadline is "
+            "set when it starts, before any expression is evaluated"
+        )
+    return value
+
+
+def _literal_timeout(value: Any) -> str | int | float:
+    return _duration(_literal(value), positive=True)
+
+
 _DURATION_JSON = str | int | float
 # A duration as written ("10s", 30): the engine parses it with parse_duration.
 Duration = Annotated[
@@ -104,6 +117,11 @@ Duration = Annotated[
 # A timeout: a duration longer than zero.
 Timeout = Annotated[
     str | int | float, PlainValidator(_positive_duration, json_schema_input_type=_DURATION_JSON)
+]
+# The same, where no expression may stand: the execution's timeout is read when the
+# execution is started, by the API, which evaluates no user expression.
+LiteralTimeout = Annotated[
+    str | int | float, PlainValidator(_literal_timeout, json_schema_input_type=_DURATION_JSON)
 ]
 
 StepId = Annotated[str, Field(pattern=ID_PATTERN)]

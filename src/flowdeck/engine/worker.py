@@ -9,6 +9,10 @@
   after its execution was rescued or cancelled changes nothing.
 - stop(): no more claims; running executions get `grace` seconds to finish, then are
   cancelled in-process and released back to the queue.
+- Every execution ends: a worker that dies (its lease expires) or raises unexpectedly
+  while running an execution counts a crash against it (flowdeck_record_crash); at
+  `crash_limit` crashes in a row without a finished step, the execution fails, naming
+  the step. A cancel asked for always wins over a requeue.
 - Durable waiting: an execution whose step suspends (delay, wait, workflow) goes from
   running to waiting and holds no worker. It is queued again when its timer is due (each
   claim round wakes due timers; the worker that parked it also sets a local timer, so a
@@ -45,6 +49,7 @@ from flowdeck.engine.retention import delete_expired
 from flowdeck.engine.runner import Execution, Interrupted, Outcome, Runner
 from flowdeck.engine.states import ExecutionStatus
 from flowdeck.engine.steps.base import Suspend
+from flowdeck.engine.watchdog import Board
 from flowdeck.triggers.scheduler import fire_due
 from flowdeck.users.service import Conn
 from flowdeck.vault.box import SecretBox, SecretUnreadable
@@ -66,6 +71,7 @@ class WorkerSettings:
     grace: float = 10.0
     retention: timedelta | None = timedelta(days=30)  # None: keep every execution
     retention_interval: float = 600.0
+    crash_limit: int = 3  # crashes in a row without progress that end an execution
 
 
 def new_worker_id() -> str:
@@ -79,6 +85,7 @@ class Worker:
     settings: WorkerSettings = field(default_factory=WorkerSettings)
     worker_id: str = field(default_factory=new_worker_id)
     box: SecretBox | None = None  # None: this worker runs no execution that uses secrets
+    board: Board | None = None  # the supervisor's watchdog page, when supervised
 
     def __post_init__(self) -> None:
         self._running: dict[UUID, asyncio.Task[None]] = {}
@@ -97,6 +104,8 @@ class Worker:
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
             asyncio.create_task(self._rescue(), name="rescue"),
         ]
+        if self.board is not None:
+            background.append(asyncio.create_task(self.board.beat_forever(), name="beat"))
         try:
             await self._claim_loop()
         finally:
@@ -234,12 +243,46 @@ class Worker:
                 log.warning("execution %s: lease lost; another worker has it", execution_id)
         except asyncio.CancelledError:
             raise  # shutdown: released by _drain
-        except Exception:
-            # A bug, or the database gone for longer than the pool waits: leave the
-            # execution to the rescuer, which requeues it when the lease expires.
-            log.exception(
-                "execution %s: unexpected error; the rescuer will requeue it", execution_id
-            )
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            # The database gone for longer than the pool waits: nothing can be recorded
+            # now; the rescuer requeues the execution when its lease expires.
+            log.exception("execution %s: the database is unreachable", execution_id)
+        except Exception as exc:
+            # A bug in the engine (a step's own failures never come here): a crash, so
+            # that an execution which raises every time ends instead of going round.
+            log.exception("execution %s: unexpected error", execution_id)
+            await self._crashed(execution_id, row["attempt"], exc)
+
+    async def _crashed(self, execution_id: UUID, attempt: int, exc: Exception) -> None:
+        reason = f"it raised {type(exc).__name__}: {exc}"
+
+        async def crash(conn: Conn) -> None:
+            async with conn.transaction():
+                cur = await conn.execute(
+                    query(Q, "crash"),
+                    {
+                        "id": execution_id,
+                        "worker_id": self.worker_id,
+                        "execution_attempt": attempt,
+                        "reason": reason[:500],
+                        "crash_limit": self.settings.crash_limit,
+                    },
+                )
+                await self._announce(conn, await cur.fetchall())
+
+        try:
+            await with_connection(self.pool, crash)
+        except psycopg.Error as error:
+            log.warning("execution %s: could not record the crash (%s)", execution_id, error)
+
+    async def _announce(self, conn: Conn, rows: list[dict[str, Any]]) -> None:
+        """In the transaction that requeued or ended executions without their worker:
+        wake the workers for the requeued, and say so for the ended (waking parents)."""
+        if any(row["status"] == ExecutionStatus.QUEUED for row in rows):
+            await conn.execute(query(Q, "notify_queued"))
+        for row in rows:
+            if row["status"] in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
+                await self._cancelled(conn, row["id"], row["parent_execution_id"])
 
     async def _finish(self, execution_id: UUID, attempt: int, outcome: Outcome) -> None:
         async def finish(conn: Conn) -> bool:
@@ -272,7 +315,8 @@ class Worker:
         return True
 
     async def _cancelled(self, conn: Conn, execution_id: UUID, parent_id: UUID | None) -> None:
-        """In the transaction that cancelled an execution: say so, and wake its parent."""
+        """In the transaction that cancelled (or otherwise ended, without a worker to
+        finish it) an execution: say so, and wake its parent."""
         await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
         if parent_id is not None:
             await self._wake_parent(conn, execution_id)
@@ -376,11 +420,14 @@ class Worker:
                     await self._sweep(self.settings.retention)
             try:
                 async with self.pool.connection() as conn:
-                    cur = await conn.execute(query(Q, "rescue"))
-                    rescued = [row["id"] for row in await cur.fetchall()]
+                    async with conn.transaction():
+                        cur = await conn.execute(
+                            query(Q, "rescue"), {"crash_limit": self.settings.crash_limit}
+                        )
+                        rescued = await cur.fetchall()
+                        await self._announce(conn, rescued)
                     if rescued:
-                        log.warning("requeued %d execution(s) whose lease expired", len(rescued))
-                        await conn.execute(query(Q, "notify_queued"))
+                        log.warning("rescued %d execution(s) whose lease expired", len(rescued))
                     cur = await conn.execute(query(Q, "wake_ready"))
                     if await cur.fetchall():
                         await conn.execute(query(Q, "notify_queued"))
@@ -433,11 +480,11 @@ class Worker:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        async with self.pool.connection() as conn:
-            await conn.execute(
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
                 query(Q, "release"), {"ids": unfinished, "worker_id": self.worker_id}
             )
-            await conn.execute(query(Q, "notify_queued"))
+            await self._announce(conn, await cur.fetchall())
         log.info("released %d unfinished execution(s) to the queue", len(unfinished))
 
 

@@ -110,22 +110,61 @@ UPDATE workflow_executions SET lease_expires_at = now() + %(lease)s
 WHERE id = ANY(%(ids)s) AND status = 'running' AND worker_id = %(worker_id)s
 
 -- name: release
--- At shutdown: give back what this worker could not finish within the grace period.
-UPDATE workflow_executions SET status = 'queued', worker_id = NULL, lease_expires_at = NULL
-WHERE id = ANY(%(ids)s) AND status = 'running' AND worker_id = %(worker_id)s
-RETURNING id
+-- At shutdown, or when a sibling stalled the worker (ids NULL: all it held): give back
+-- what this worker could not finish through no fault of its own; not a crash. A cancel
+-- asked for wins.
+UPDATE workflow_executions SET
+  status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
+  finished_at = CASE WHEN cancel_requested THEN now() ELSE finished_at END,
+  error = CASE WHEN cancel_requested THEN jsonb_build_object('message', 'Cancelled.')
+               ELSE error END,
+  worker_id = NULL, lease_expires_at = NULL
+WHERE status = 'running' AND worker_id = %(worker_id)s
+  AND (%(ids)s::uuid[] IS NULL OR id = ANY(%(ids)s))
+RETURNING id, status, parent_execution_id
 
 -- name: rescue
--- Running executions whose worker stopped renewing the lease go back to the queue.
-UPDATE workflow_executions SET status = 'queued', worker_id = NULL, lease_expires_at = NULL
-WHERE id IN (
+-- Running executions whose worker stopped renewing the lease: a crash each (requeued,
+-- or ended at the crash limit; see flowdeck_record_crash).
+SELECT crashed.* FROM (
   SELECT id FROM workflow_executions
   WHERE status = 'running' AND lease_expires_at < now()
   ORDER BY lease_expires_at
   LIMIT 100
   FOR UPDATE SKIP LOCKED
+) expired, LATERAL flowdeck_record_crash(
+  expired.id, 'its worker stopped renewing the lease (killed, or out of memory)',
+  %(crash_limit)s
+) crashed
+
+-- name: crash
+-- A worker's own code raised while running the execution (id and attempt given), or a
+-- supervisor's worker stalled outside any expression (id NULL: every execution it held
+-- counts a crash; the innocent ones' count starts again with their next finished step).
+SELECT crashed.* FROM (
+  SELECT id FROM workflow_executions
+  WHERE status = 'running' AND worker_id = %(worker_id)s
+    AND (%(id)s::uuid IS NULL OR (id = %(id)s AND attempt = %(execution_attempt)s))
+  FOR UPDATE
+) held, LATERAL flowdeck_record_crash(held.id, %(reason)s, %(crash_limit)s) crashed
+
+-- name: fail_stalled
+-- The step that held a supervised worker's event loop past its limit fails, and so does
+-- its execution (run again, it would hold the next worker the same way).
+WITH ended AS (
+  UPDATE workflow_executions SET
+    status = 'failed', finished_at = now(), lease_expires_at = NULL, error = %(error)s
+  WHERE id = %(id)s AND status = 'running' AND worker_id = %(worker_id)s
+  RETURNING id, parent_execution_id, pg_notify('flowdeck_finished', id::text)
+), step AS (
+  INSERT INTO workflow_execution_steps
+    (execution_id, path, step_id, step_type, status, attempt, error, started_at, finished_at)
+  SELECT id, %(path)s, %(step_id)s, %(step_type)s, 'failed', 1, %(error)s, now(), now()
+  FROM ended
+  ON CONFLICT (execution_id, path) DO UPDATE SET
+    status = 'failed', error = EXCLUDED.error, finished_at = EXCLUDED.finished_at
 )
-RETURNING id
+SELECT id, parent_execution_id FROM ended
 
 -- name: cancel
 -- Queued or waiting: cancelled at once. Running: asked to stop at the next step boundary.

@@ -1,0 +1,242 @@
+"""Runs a worker as a child process, so that no user work runs in the process that
+answers HTTP, and a worker that user work broke is replaced rather than lost.
+
+`flowdeck serve` (unless --no-worker) and `flowdeck worker` each run one of these. The
+supervisor:
+
+- starts `flowdeck worker --no-supervisor` with a watchdog page (watchdog.py), and
+  starts it again when it exits, after 1 s, doubling to a minute while it keeps dying
+  young;
+- watches the page: a worker whose event loop was held longer than
+  FLOWDECK_WORKER_BLOCK_SECONDS is killed; the step it was evaluating fails (named, with
+  the limit), the other executions it held go back to the queue, and a new worker starts
+  at once. A worker held outside any expression counts a crash for each execution it
+  held (see flowdeck_record_crash);
+- on stop(), asks the worker to stop (SIGTERM: it drains within its grace period) and
+  kills it if it does not.
+
+The child dies with its supervisor (PR_SET_PDEATHSIG on Linux), so killing a supervisor
+with -9 does what killing an unsupervised worker does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from flowdeck.db.queries import query
+from flowdeck.engine.watchdog import Mark, Reader
+
+log = logging.getLogger(__name__)
+
+Q = "executions"
+WATCH_INTERVAL = 0.2  # seconds between looks at the worker
+MAX_BACKOFF = 60.0  # seconds between restarts of a worker that keeps dying young
+HEALTHY_AFTER = 60.0  # a worker that ran this long starts the backoff again from 1 s
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class SupervisorSettings:
+    database_url: str
+    block_seconds: float = 10.0
+    crash_limit: int = 3
+    grace: float = 10.0  # what the worker gets to drain on SIGTERM (its --grace)
+
+
+class WorkerSupervisor:
+    def __init__(
+        self, worker_args: Sequence[str], env: dict[str, str], settings: SupervisorSettings
+    ) -> None:
+        self.settings = settings
+        self._page_dir = tempfile.TemporaryDirectory(prefix="flowdeck-watchdog-")
+        self.reader = Reader(Path(self._page_dir.name) / "page")
+        self.command = [
+            sys.executable,
+            "-m",
+            "flowdeck",
+            "worker",
+            "--no-supervisor",
+            "--watchdog-file",
+            str(self.reader.path),
+            *worker_args,
+        ]
+        self.env = env
+        self.child: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        self.stalls = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- running in a thread (serve) or in the calling thread (worker) --------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="worker-supervisor", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Make run() stop its worker and return (safe from a signal handler)."""
+        self._stop.set()
+
+    def stop(self) -> None:
+        """Stop the worker (gracefully, then by force) and the supervising loop."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.settings.grace + 15)
+
+    def run(self) -> None:
+        backoff = 1.0
+        try:
+            while not self._stop.is_set():
+                self.reader.reset()
+                started = time.monotonic()
+                # Our own interpreter and arguments: nothing here comes from input.
+                child = self.child = subprocess.Popen(self.command, env=self.env)  # noqa: S603
+                stalled = self._watch(child)
+                if self._stop.is_set():
+                    break
+                if stalled:
+                    continue  # the worker was fine; the step was not: start again at once
+                if time.monotonic() - started > HEALTHY_AFTER:
+                    backoff = 1.0
+                log.warning(
+                    "the worker exited with %s; starting a new one in %.0f s",
+                    _describe(child.returncode),
+                    backoff,
+                )
+                self.restarts += 1
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+        finally:
+            if self.child is not None:
+                self._terminate(self.child)
+            self._page_dir.cleanup()
+
+    def _watch(self, child: subprocess.Popen[bytes]) -> bool:
+        """Until the child exits (False), stalls (True), or we are asked to stop."""
+        while not self._stop.wait(WATCH_INTERVAL):
+            if child.poll() is not None:
+                return False
+            silence = self.reader.silence()
+            if silence is not None and silence > self.settings.block_seconds:
+                self._stalled(child)
+                return True
+        return False
+
+    def _terminate(self, child: subprocess.Popen[bytes]) -> None:
+        if child.poll() is not None:
+            return
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=self.settings.grace + 10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    # --- a stalled worker -----------------------------------------------------------------
+
+    def _stalled(self, child: subprocess.Popen[bytes]) -> None:
+        mark, worker_id = self.reader.mark(), self.reader.worker_id()
+        child.kill()  # first: while it lives it holds the leases and may write
+        child.wait()
+        self.stalls += 1
+        where = f"step {mark.step} ({mark.where})" if mark else "outside any step"
+        log.error(
+            "the worker %s was held for more than %g s %s; killed it, starting a new one",
+            worker_id,
+            self.settings.block_seconds,
+            where,
+        )
+        try:
+            self._record_stall(worker_id, mark)
+        except psycopg.Error as exc:  # the rescuer counts it when the leases expire
+            log.warning("could not record the stall (%s); the rescuer will", exc)
+
+    def _record_stall(self, worker_id: str, mark: Mark | None) -> None:
+        limit = self.settings.block_seconds
+        with psycopg.connect(
+            self.settings.database_url, connect_timeout=10, row_factory=dict_row
+        ) as conn:
+            if mark is None:
+                conn.execute(
+                    query(Q, "crash"),
+                    {
+                        "id": None,
+                        "execution_attempt": None,
+                        "worker_id": worker_id,
+                        "reason": f"its worker was held for more than {limit:g} s",
+                        "crash_limit": self.settings.crash_limit,
+                    },
+                )
+            else:
+                error = {
+                    "message": f"{mark.where}: the step held its worker for more than "
+                    f"{limit:g} s (FLOWDECK_WORKER_BLOCK_SECONDS); the worker was restarted",
+                    "path": mark.where,
+                    "step": mark.step,
+                }
+                conn.execute(
+                    query(Q, "fail_stalled"),
+                    {
+                        "id": mark.execution_id,
+                        "worker_id": worker_id,
+                        "path": mark.step,
+                        "step_id": mark.step_id,
+                        "step_type": mark.step_type,
+                        "error": Jsonb(error),
+                    },
+                )
+                conn.execute(query(Q, "release"), {"ids": None, "worker_id": worker_id})
+            # Parents of what ended here are woken by the rescuer's wake_ready.
+            conn.execute(query(Q, "notify_queued"))
+
+
+def _describe(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        return f"signal {signal.Signals(-returncode).name}"
+    return f"code {returncode}"
+
+
+# --- in the supervised child ---------------------------------------------------------------
+
+
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when its supervisor dies (elsewhere: nothing)."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:  # the supervisor was already gone before the call
+        os._exit(1)
+
+
+def cap_memory(megabytes: int) -> None:
+    """Refuse this process's allocations past `megabytes` MiB: a step that asks for more
+    gets a MemoryError (a failed step), never the machine's out-of-memory killer.
+
+    RLIMIT_DATA counts what a process writes to (heap and private mappings), not the
+    address space it reserves (thread arenas, mapped libraries), so it caps real use.
+    """
+    if megabytes <= 0:
+        return
+    kind = resource.RLIMIT_DATA if sys.platform.startswith("linux") else resource.RLIMIT_AS
+    limit = megabytes * 1024 * 1024
+    _, hard = resource.getrlimit(kind)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(kind, (limit, hard))
