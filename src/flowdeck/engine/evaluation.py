@@ -32,10 +32,19 @@ def evaluate(
     `step` and `path` (the step's path in the execution) tell the watchdog whose work
     this is.
     """
-    step_id, step_type = (step["id"], step["type"]) if step is not None else ("", "")
-    mark = watchdog.Mark(execution_id, path, step_id, step_type, where)
-    with watchdog.evaluating(mark):
+    board = watchdog.current_board()
+    if board is None:
         result = render(value, context, where)
+    else:
+        step_id, step_type = (step["id"], step["type"]) if step is not None else ("", "")
+
+        def at(expression_path: str) -> None:
+            board.mark(watchdog.Mark(execution_id, path, step_id, step_type, expression_path))
+
+        try:
+            result = render(value, context, where, at)
+        finally:
+            board.clear()
     if stored:
         problem = storable_problem(result, where)
         if problem is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -231,27 +231,41 @@ def _compile(text: str) -> _Compiled:
     return _Compiled(None, environment.from_string(tree), 1)
 
 
-def render(value: Any, context: Mapping[str, Any], path: str = "") -> Any:
+def render(
+    value: Any,
+    context: Mapping[str, Any],
+    path: str = "",
+    on_expression: Callable[[str], None] | None = None,
+) -> Any:
     """`value` with every expression in it evaluated against `context`.
 
     A string that is one `{{ ... }}` gives the native value; a string mixing text and
     expressions gives text; other strings stay as they are. Mappings (values only, not
     keys) and lists are rendered item by item. Raise ExpressionError for anything that
     goes wrong, naming the undefined name or refused attribute, with `.path` saying
-    where in `value` the expression was (`path` is put before it).
+    where in `value` the expression was (`path` is put before it). `on_expression` is
+    told the path of each expression before it is evaluated (the worker's watchdog).
     """
     if isinstance(value, str):
         if not is_expression(value):
             return value
+        if on_expression is not None:
+            on_expression(path)
         try:
             return _render_string(value, context)
         except ExpressionError as exc:
             exc.path = path
             raise
     if isinstance(value, Mapping):
-        return {key: render(item, context, join_path(path, key)) for key, item in value.items()}
+        return {
+            key: render(item, context, join_path(path, key), on_expression)
+            for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [render(item, context, join_path(path, index)) for index, item in enumerate(value)]
+        return [
+            render(item, context, join_path(path, index), on_expression)
+            for index, item in enumerate(value)
+        ]
     return value
 
 

@@ -20,11 +20,9 @@ worker is stuck, so there is nothing to race with.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import mmap
 import struct
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,18 +84,9 @@ def install(path: Path, worker_id: str) -> Board:
     return _board
 
 
-@contextlib.contextmanager
-def evaluating(mark: Mark) -> Iterator[None]:
-    """Mark the block as evaluating user work (a no-op when unsupervised)."""
-    board = _board
-    if board is None:
-        yield
-        return
-    board.mark(mark)
-    try:
-        yield
-    finally:
-        board.clear()
+def current_board() -> Board | None:
+    """This process's page, when a supervisor watches it; else None."""
+    return _board
 
 
 class Reader:
