@@ -105,4 +105,3 @@ def test_a_step_that_holds_the_worker_is_failed_by_the_watchdog(hostile: Hostile
     assert (step["path"], step["status"]) == ("bad", "failed")
     assert not worker.is_running(), "the stalled worker was not killed"
     assert hostile.worker().pid != worker.pid
-    assert "held for more than 2 s in step bad" in hostile.server.text or True
