@@ -10,7 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flowdeck.engine.limits import ExpressionLimits
@@ -88,6 +89,17 @@ class Settings(BaseSettings):
         "step fails and the worker is restarted.",
     )
 
+    @model_validator(mode="after")
+    def _watchdog_after_expressions(self) -> Settings:
+        # An expression's own time limit ends it with a clear message; the watchdog,
+        # which kills the worker, is for what that limit cannot stop.
+        if self.worker_block_seconds <= self.expression_timeout:
+            raise ValueError(
+                f"FLOWDECK_WORKER_BLOCK_SECONDS ({self.worker_block_seconds:g}) must be longer "
+                f"than FLOWDECK_EXPRESSION_TIMEOUT ({self.expression_timeout:g})"
+            )
+        return self
+
     def expression_limits(self) -> ExpressionLimits:
         return ExpressionLimits(
             max_size=self.expression_max_size,
@@ -112,14 +124,17 @@ class Settings(BaseSettings):
         return self.data_dir / "pgdata"
 
 
+def _problem(error: ErrorDetails) -> str:
+    if not error["loc"]:  # a rule between settings: its message names them
+        return str(error["msg"]).removeprefix("Value error, ")
+    name = "FLOWDECK_" + "_".join(str(part) for part in error["loc"]).upper()
+    return f"{name}: {error['msg']} (got {error['input']!r})"
+
+
 def load_settings() -> Settings:
     """Build the settings, turning a bad value into an error that names the variable."""
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"FLOWDECK_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
-            f" (got {error['input']!r})"
-            for error in exc.errors()
-        )
+        problems = "; ".join(_problem(error) for error in exc.errors())
         raise ConfigError(f"Invalid setting: {problems}") from exc

@@ -28,10 +28,13 @@ class HealthProbe:
         self.latencies: list[float] = []
         self.failures: list[str] = []
         self._stop = threading.Event()
+        self._first = threading.Event()
         self._thread = threading.Thread(target=self._run, name="healthz-probe", daemon=True)
 
     def __enter__(self) -> HealthProbe:
+        """Start probing; return once the first probe has been answered (or failed)."""
         self._thread.start()
+        self._first.wait(timeout=10)
         return self
 
     def __exit__(
@@ -55,6 +58,7 @@ class HealthProbe:
                     self.failures.append(f"{type(exc).__name__}: {exc}")
                 took = time.perf_counter() - started
                 self.latencies.append(took)
+                self._first.set()
                 self._stop.wait(max(0.0, self.interval - took))
 
     @property

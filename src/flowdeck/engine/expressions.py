@@ -246,24 +246,34 @@ def render(
     where in `value` the expression was (`path` is put before it). `on_expression` is
     told the path of each expression before it is evaluated (the worker's watchdog).
     """
+    return _render(value, context, (path,), on_expression)
+
+
+def _render(
+    value: Any,
+    context: Mapping[str, Any],
+    parts: tuple[str | int, ...],
+    on_expression: Callable[[str], None] | None,
+) -> Any:
+    # The path is kept as parts and spelled out only where an expression is: most of a
+    # step's arguments are plain values, and this runs for every step.
     if isinstance(value, str):
         if not is_expression(value):
             return value
         if on_expression is not None:
-            on_expression(path)
+            on_expression(join_path(str(parts[0]), *parts[1:]))
         try:
             return _render_string(value, context)
         except ExpressionError as exc:
-            exc.path = path
+            exc.path = join_path(str(parts[0]), *parts[1:])
             raise
     if isinstance(value, Mapping):
         return {
-            key: render(item, context, join_path(path, key), on_expression)
-            for key, item in value.items()
+            key: _render(item, context, (*parts, key), on_expression) for key, item in value.items()
         }
     if isinstance(value, list | tuple):
         return [
-            render(item, context, join_path(path, index), on_expression)
+            _render(item, context, (*parts, index), on_expression)
             for index, item in enumerate(value)
         ]
     return value

@@ -15,7 +15,10 @@ class ExecutionStatus(StrEnum):
     QUEUED = (
         "queued"  # in: start, a waiting one's wake-up, the rescuer. out: a worker's claim, cancel.
     )
-    RUNNING = "running"  # in: a claim. out: the worker that holds the lease, or the rescuer.
+    # in: a claim. out: the worker that holds the lease; or, when the worker died or
+    # raised, flowdeck_record_crash (-> queued, or -> failed at the crash limit, or ->
+    # cancelled when a cancel was asked for); or a supervisor whose worker stalled.
+    RUNNING = "running"
     WAITING = (
         "waiting"  # in: a delay/wait/child step. out: its timer or signal (-> queued), cancel.
     )
