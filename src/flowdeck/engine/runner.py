@@ -24,7 +24,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -32,11 +32,11 @@ from typing import Any, Protocol
 import httpx
 import psycopg
 
-from flowdeck.engine.durations import parse_duration
 from flowdeck.engine.evaluation import evaluate, expression_error
-from flowdeck.engine.expressions import ExpressionError, is_expression
+from flowdeck.engine.expressions import ExpressionError
 from flowdeck.engine.issues import join_path
 from flowdeck.engine.states import FINISHED_STEP, ExecutionStatus, StepStatus
+from flowdeck.engine.step_policy import StepPolicy
 from flowdeck.engine.steps import ACTIONS, DURABLE
 from flowdeck.engine.steps.base import DurableRun, DurableStore, StepError, StepRun, Suspend
 
@@ -282,15 +282,15 @@ class Runner:
         started: datetime,
     ) -> StepResult:
         try:
-            policy = _Policy.of(
+            policy = StepPolicy.of(
                 step,
                 lambda value, key: self._evaluate(value, context, f"{where}.{key}", step, path),
             )
-        except (ExpressionError, ValueError) as exc:
-            if isinstance(exc, ExpressionError):
-                error = expression_error(exc, where)
-            else:
-                error = {"message": f"{where}: timeout or retry: {exc}", "path": where}
+        except ExpressionError as exc:
+            error = expression_error(exc, where)
+            return StepResult(StepStatus.FAILED, error=error, started_at=started)
+        except ValueError as exc:  # a duration computed by an expression that is not one
+            error = {"message": f"{where}: timeout or retry: {exc}", "path": where}
             return StepResult(StepStatus.FAILED, error=error, started_at=started)
         attempt = previous_attempts
         clock = time.perf_counter()
@@ -586,32 +586,3 @@ def _unexpected(exc: Exception, step: Mapping[str, Any], path: str) -> dict[str,
     log.error("step %s (%s) failed unexpectedly", path, step["type"], exc_info=exc)
     detail = str(exc) or type(exc).__name__
     return {"message": f"the {step['type']} step failed unexpectedly: {detail}"}
-
-
-@dataclass(frozen=True)
-class _Policy:
-    """An action step's attempts, backoff and timeout, as the definition gives them."""
-
-    attempts: int
-    backoff: float
-    cap: float
-    seconds: float | None
-
-    @classmethod
-    def of(cls, step: Mapping[str, Any], evaluate: Callable[[Any, str], Any]) -> _Policy:
-        """The policy, with durations written as expressions evaluated (`evaluate(value,
-        key)`). Raise ValueError for a value that is not a duration."""
-
-        def seconds(value: Any, key: str) -> float:
-            duration = parse_duration(evaluate(value, key) if is_expression(value) else value)
-            return duration.total_seconds()
-
-        retry = step.get("retry") or {}
-        max_backoff = retry.get("max_backoff")
-        timeout = step.get("timeout")
-        return cls(
-            attempts=int(retry.get("attempts", 3)) if step.get("retry") is not None else 1,
-            backoff=seconds(retry.get("backoff", "1s"), "retry.backoff"),
-            cap=seconds(max_backoff, "retry.max_backoff") if max_backoff is not None else 3600.0,
-            seconds=seconds(timeout, "timeout") if timeout is not None else None,
-        )

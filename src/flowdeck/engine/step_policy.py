@@ -1,0 +1,38 @@
+"""An action step's attempts, backoff and timeout, read from its definition."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flowdeck.engine.durations import parse_duration
+from flowdeck.engine.expressions import is_expression
+
+
+@dataclass(frozen=True)
+class StepPolicy:
+    attempts: int
+    backoff: float  # seconds before the second attempt, doubled after each
+    cap: float  # the longest backoff, in seconds
+    seconds: float | None  # each attempt's timeout
+
+    @classmethod
+    def of(cls, step: Mapping[str, Any], evaluate: Callable[[Any, str], Any]) -> StepPolicy:
+        """The policy, with durations written as expressions evaluated (`evaluate(value,
+        key)`, which raises ExpressionError). Raise ValueError for a value that is not a
+        duration: validation checked the written ones, not what an expression computes."""
+
+        def seconds(value: Any, key: str) -> float:
+            duration = parse_duration(evaluate(value, key) if is_expression(value) else value)
+            return duration.total_seconds()
+
+        retry = step.get("retry") or {}
+        max_backoff = retry.get("max_backoff")
+        timeout = step.get("timeout")
+        return cls(
+            attempts=int(retry.get("attempts", 3)) if step.get("retry") is not None else 1,
+            backoff=seconds(retry.get("backoff", "1s"), "retry.backoff"),
+            cap=seconds(max_backoff, "retry.max_backoff") if max_backoff is not None else 3600.0,
+            seconds=seconds(timeout, "timeout") if timeout is not None else None,
+        )
