@@ -40,6 +40,7 @@ class Proc:
         self.lines: list[str] = []  # every line up to the one that matched `watch`
         self.watch = watch
         self.match: re.Match[str] | None = None
+        self.ready_after: float | None = None  # seconds from start to the `watch` line
         self.ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -52,6 +53,7 @@ class Proc:
                 match = self.watch.search(line)
                 if match:
                     self.match = match
+                    self.ready_after = time.monotonic() - self.started
                     self.ready.set()
 
     def wait_ready(self, timeout: float) -> re.Match[str]:
@@ -96,6 +98,7 @@ class Workers:
         self.procs: list[Proc] = []
         self.kills = 0
         self.exits: list[str] = []  # workers that ended on their own: their last line
+        self.startups: list[float] = []  # seconds each killed worker took to start
 
     def start(self, wait: float = 60) -> None:
         """Start the first W and wait until each claims work."""
@@ -104,16 +107,19 @@ class Workers:
         for proc in self.procs:
             proc.wait_ready(wait)
 
-    def kill_one(self, rng: random.Random) -> None:
-        """kill -9 one worker, chosen at random, and start its replacement."""
-        alive = [proc for proc in self.procs if proc.alive()]
-        if not alive:
-            return
-        victim = rng.choice(alive)
+    def kill_one(self, rng: random.Random) -> bool:
+        """kill -9 one worker that is running (a replacement still starting up has no
+        work to lose), chosen at random, and start its replacement; False if none is."""
+        running = [proc for proc in self.procs if proc.alive() and proc.ready.is_set()]
+        if not running:
+            return False
+        victim = rng.choice(running)
         victim.kill()
         self.kills += 1
         self.procs.remove(victim)
+        self.startups.append(victim.ready_after or 0.0)
         self.procs.append(Proc(self.args, self.env, WORKER_READY))
+        return True
 
     def reap(self) -> None:
         """Replace the workers that exited on their own (one that starts while the

@@ -20,10 +20,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from statistics import median
 from typing import Any
 
 import psycopg
 
+from bench.chaos_procs import Workers
 from bench.chaos_target import Hit
 
 FINAL = ("succeeded", "failed", "cancelled", "skipped")
@@ -234,7 +236,7 @@ def _example(report: Report, text: str) -> None:
 
 
 def print_summary(
-    report: Report, submitted: Submitted, hits: int, exits: list[str], restarts: int
+    report: Report, submitted: Submitted, hits: int, workers: Workers, restarts: int
 ) -> None:
     """The figures behind the last line, and examples of whatever broke."""
     print("summary:")
@@ -250,8 +252,14 @@ def print_summary(
         f"{report.inflight} in-flight re-runs (allowed); "
         f"{report.refinished} steps recorded finished more than once"
     )
+    exits = workers.exits
     exited = f"; {len(exits)} replacement(s) exited on their own" if exits else ""
-    print(f"  chaos: {report.kills} workers kill -9'd{exited}; {restarts} db crash-restarts")
+    startup = ""
+    if workers.startups:
+        startup = f" (they had taken {median(workers.startups):.1f} s to start, median)"
+    print(
+        f"  chaos: {report.kills} workers kill -9'd{startup}{exited}; {restarts} db crash-restarts"
+    )
     for line in sorted(set(exits))[:3]:
         print(f"    a worker's last line: {line}")
     for failure, count in report.failures.most_common(10):

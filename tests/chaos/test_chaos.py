@@ -51,7 +51,7 @@ def chaos(*args: str) -> tuple[int, str, dict[str, int]]:
 
 @pytest.mark.timeout(240)
 def test_killed_workers_and_a_database_crash_lose_nothing_and_rerun_no_finished_step() -> None:
-    code, output, figures = chaos("--executions", "300", "--workers", "2", "--kill-every", "1.5")
+    code, output, figures = chaos("--executions", "300", "--workers", "2", "--kill-every", "2")
     assert code == 0, output
     assert figures["kills"] >= 1, output
     assert figures["db restart"] == 1, output
