@@ -7,6 +7,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,7 @@ import pytest
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from flowdeck.db.queries import query
 from flowdeck.engine.start import start_execution
 from tests.api.conftest import Api
 from tests.engine.conftest import Target, steps_of, wait_for_final
@@ -180,3 +182,48 @@ def test_sigterm_lets_the_running_step_finish(
     statuses = wait_for_final(db_url, [execution])
     assert statuses[execution] == "succeeded"
     assert target.hits["/block/slow"] == 1
+
+
+def test_a_worker_that_stalled_past_its_lease_keeps_renewing_the_attempt_it_claimed_again(
+    api: Api, target: Target, workers: Workers, db_url: str
+) -> None:
+    # Each attempt blocks on its own gate, so the test decides when each one ends.
+    user_id, workflow_id = _workflow(
+        api,
+        {
+            "steps": [
+                {
+                    "id": "call",
+                    "type": "http",
+                    "with": {"url": f"{target.url}/block/a{{{{ execution.attempt }}}}"},
+                }
+            ]
+        },
+    )
+    worker = workers.start("--no-supervisor")  # lease 2 s; SIGSTOP must reach the worker
+    [execution] = _start_many(db_url, user_id, workflow_id, 1)
+    assert target.wait_entered("a1")
+    worker.send_signal(signal.SIGSTOP)  # stalled past its lease, as a paused VM would be
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE workflow_executions SET lease_expires_at = now() - interval '1 second' "
+            "WHERE id = %s",
+            (execution,),
+        )
+        rescued = conn.execute(query("executions", "rescue"), {"crash_limit": 3}).fetchall()
+        assert [row[1] for row in rescued] == ["queued"]
+        conn.execute(query("executions", "notify_queued"))
+    worker.send_signal(signal.SIGCONT)
+    assert target.wait_entered("a2")  # the same worker claimed it again: attempt 2
+    target.release("a1")  # attempt 1 comes back late, finds its lease lost, and ends
+    # Attempt 2 stays in its step for three leases: the worker must keep renewing it
+    # (it used to forget it when attempt 1 ended, and rescued it as attempt 3).
+    time.sleep(6)
+    target.release("a2")
+    assert wait_for_final(db_url, [execution])[execution] == "succeeded"
+    assert target.hits["/block/a3"] == 0, "attempt 2's lease was not renewed"
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT attempt FROM workflow_executions WHERE id = %s", (execution,)
+        ).fetchone()
+    assert row is not None and row[0] == 2

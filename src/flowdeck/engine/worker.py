@@ -187,8 +187,12 @@ class Worker:
             task.add_done_callback(functools.partial(self._done, row["id"]))
         return len(rows)
 
-    def _done(self, execution_id: UUID, _task: asyncio.Task[None]) -> None:
-        self._running.pop(execution_id, None)
+    def _done(self, execution_id: UUID, task: asyncio.Task[None]) -> None:
+        # Only this task's own entry: a worker that stalled past its lease may have
+        # claimed the same execution again (a new attempt) while this one was still in
+        # its step, and that attempt's entry is what the heartbeat must keep renewing.
+        if self._running.get(execution_id) is task:
+            del self._running[execution_id]
         self._wake.set()
 
     # --- running one execution -----------------------------------------------------------
