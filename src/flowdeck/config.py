@@ -54,6 +54,25 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(
         default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
     )
+    # Limits on every YAML or JSON document a person sends, checked while it is parsed
+    # (docs/definition.md, "Limits"; the parser's own defaults, flowdeck.documents.limits,
+    # are the same and a unit test keeps them so). YAML's aliases count as what they
+    # repeat: 100,000 nodes and 2 MiB of text bound what a JSON copy, a validator and a
+    # jsonb row must hold, whatever the document's size on the wire. 2 MiB is twice the
+    # default body limit, so a document without aliases is not refused for its text;
+    # raise it with FLOWDECK_MAX_BODY_BYTES. 64 levels leave room over the deepest
+    # built-in template and documented example.
+    document_max_nodes: int = Field(
+        default=100_000,
+        ge=1,
+        description="Nodes (mappings, lists, keys, values) a document may have, aliases expanded.",
+    )
+    document_max_depth: int = Field(default=64, ge=1, description="How deeply a document may nest.")
+    document_max_expanded_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1,
+        description="Bytes of text (keys and values) a document may hold, aliases expanded.",
+    )
 
     # --- limits on the work users' definitions make a worker do (docs/operations.md) ------
     expression_max_size: int = Field(

@@ -9,7 +9,6 @@ every problem of a rejected document with its JSON path.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from flowdeck.documents import DEFAULT_LIMITS, DocumentError, DocumentTooComplexError, load_json
 from flowdeck.engine.definition import DefinitionError, Issue
 from flowdeck.engine.issues import join_path
 
@@ -44,6 +44,18 @@ class ApiError(Exception):
         self.headers = headers
 
 
+class BodyRefused(StarletteHTTPException):
+    """An ApiError raised while FastAPI reads a request body (from `Request.json()`).
+
+    An HTTPException because FastAPI passes those on and turns any other exception in
+    body parsing into a generic 400; `http_error` answers with the ApiError itself.
+    """
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.status, error.message, dict(error.headers or {}))
+        self.error = error
+
+
 def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} was not found.")
 
@@ -58,6 +70,21 @@ def definition_invalid(error: DefinitionError, prefix: str = "definition") -> Ap
     count = len(details)
     noun = "problem" if count == 1 else "problems"
     return invalid(f"The request has {count} {noun}; each is listed with its path.", details)
+
+
+def document_too_complex(error: DocumentTooComplexError) -> ApiError:
+    """A document past a limit (FLOWDECK_DOCUMENT_MAX_*): the message names it and the line."""
+    return ApiError(400, "document_too_complex", str(error))
+
+
+def body_refused(error: DocumentError) -> ApiError:
+    """The answer to a JSON request body that cannot be taken: too complex, or not JSON."""
+    if isinstance(error, DocumentTooComplexError):
+        return document_too_complex(error)
+    where = f" at line {error.line}, column {error.column}" if error.line is not None else ""
+    return ApiError(
+        400, "malformed_json", f"The request body is not valid JSON: {error.problem}{where}."
+    )
 
 
 def prefixed_path(prefix: str, path: str) -> str:
@@ -106,18 +133,12 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 async def _malformed_json(request: Request) -> ApiError:
-    body = await request.body()
+    # Only a route that is not a BoundedRoute gets here (those answer a malformed body
+    # themselves): the body is parsed again, within the default limits, for the position.
     try:
-        json.loads(body)
-    except json.JSONDecodeError as exc:
-        return ApiError(
-            400,
-            "malformed_json",
-            f"The request body is not valid JSON: {exc.msg} at line {exc.lineno}, "
-            f"column {exc.colno}.",
-        )
-    except UnicodeDecodeError:
-        return ApiError(400, "malformed_json", "The request body is not UTF-8 text.")
+        load_json(await request.body(), DEFAULT_LIMITS, subject="The request body")
+    except DocumentError as error:
+        return body_refused(error)
     return ApiError(400, "malformed_json", "The request body is not valid JSON.")
 
 
@@ -135,6 +156,8 @@ _HTTP_CODES = {
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:  # noqa: ARG001 (handler API)
+    if isinstance(exc, BodyRefused):
+        return _response(exc.error)
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else "The request failed."
     if exc.status_code == 404 and message == "Not Found":
@@ -144,6 +167,10 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> JSONRespo
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:  # noqa: ARG001 (handler API)
     return _response(exc)
+
+
+async def _too_complex(request: Request, exc: DocumentTooComplexError) -> JSONResponse:  # noqa: ARG001 (handler API)
+    return _response(document_too_complex(exc))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -157,6 +184,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Route every error through the one shape."""
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
+    app.add_exception_handler(DocumentTooComplexError, _too_complex)  # type: ignore[arg-type]  # idem
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]  # idem
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]  # idem
     app.add_exception_handler(Exception, _unexpected)

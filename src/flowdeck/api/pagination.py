@@ -17,6 +17,7 @@ from fastapi import Query
 from pydantic import BaseModel
 
 from flowdeck.api.errors import ApiError
+from flowdeck.documents import DocumentError, load_json
 
 T = TypeVar("T")
 
@@ -46,7 +47,7 @@ def decode_cursor(cursor: str, *parts: Callable[[str], object]) -> list[str | No
     """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        key = load_json(base64.urlsafe_b64decode(padded.encode("ascii")))
         valid = (
             isinstance(key, list)
             and len(key) == len(parts)
@@ -56,7 +57,7 @@ def decode_cursor(cursor: str, *parts: Callable[[str], object]) -> list[str | No
             for text, parse in zip(key, parts, strict=True):
                 if text is not None:
                     parse(text)
-    except (ValueError, binascii.Error, UnicodeError):
+    except (ValueError, binascii.Error, UnicodeError, DocumentError):
         valid = False
     if not valid:
         raise ApiError(400, "invalid_cursor", "The cursor is not valid; start from the first page.")

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from flowdeck.documents import BoundedSafeLoader, DocumentError, load_yaml
 from flowdeck.engine.issues import join_path, json_problems
 from flowdeck.errors import FlowdeckError
 
@@ -86,8 +87,8 @@ class BuiltinTemplate:
         return {key: getattr(self, key) for key in DEFINITION_KEYS}
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses a key given twice in one mapping.
+class _StrictLoader(BoundedSafeLoader):
+    """The bounded safe loader (default limits), refusing a key given twice in one mapping.
 
     PyYAML keeps the last value silently, which would hide a typo in a template.
     """
@@ -118,14 +119,13 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 
 def _parse_yaml(text: str, source: str) -> object:
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        problem = error.problem or error.context or "invalid YAML"
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise CatalogError([f"{source}: {where}{problem}"]) from None
-    except yaml.YAMLError as error:
-        raise CatalogError([f"{source}: invalid YAML: {error}"]) from None
+        return load_yaml(text, loader=_StrictLoader)
+    except DocumentError as error:
+        where = ""
+        if error.line is not None:
+            column = f", column {error.column}" if error.column is not None else ""
+            where = f"line {error.line}{column}: "
+        raise CatalogError([f"{source}: {where}{error.problem}"]) from None
 
 
 def _text(

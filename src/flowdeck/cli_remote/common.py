@@ -21,6 +21,7 @@ from rich.console import Console
 
 from flowdeck import humanize
 from flowdeck.client import Client, FlowdeckApiError, Workflow
+from flowdeck.documents import DocumentTooComplexError, MalformedDocumentError, load_json
 from flowdeck.errors import ConfigError
 
 EXIT_EXECUTION_FAILED = 3  # the command worked; the execution did not succeed
@@ -88,13 +89,14 @@ def read_inputs(pairs: list[str] | None, inputs_file: Path | None) -> dict[str, 
         where = "standard input" if str(inputs_file) == "-" else str(inputs_file)
         try:
             raw = sys.stdin.read() if str(inputs_file) == "-" else inputs_file.read_text("utf-8")
-            loaded = json.loads(raw)
+            loaded = load_json(raw)
         except OSError as exc:
             raise ConfigError(f"--inputs-file {where}: {exc.strerror or exc}") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"--inputs-file {where}: not JSON: {exc.msg} at line {exc.lineno}"
-            ) from None
+        except MalformedDocumentError as exc:
+            at = f" at line {exc.line}" if exc.line is not None else ""
+            raise ConfigError(f"--inputs-file {where}: not JSON: {exc.problem}{at}") from None
+        except DocumentTooComplexError as exc:
+            raise ConfigError(f"--inputs-file {where}: {exc}") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"--inputs-file {where}: the JSON must be an object of inputs")
         given.update(loaded)

@@ -18,8 +18,9 @@ from rich.markup import escape
 
 from flowdeck.cli_remote.common import err, out
 from flowdeck.client import Client, FlowdeckApiError, Workflow
+from flowdeck.documents import DocumentError
 from flowdeck.errors import ConfigError
-from flowdeck.workflows.documents import MalformedDocumentError, parse_text
+from flowdeck.workflows.documents import parse_text
 
 EDITABLE = ("name", "description", "category", "config", "definition")
 
@@ -44,7 +45,7 @@ def edit_workflow(client: Client, workflow: Workflow) -> Workflow | None:
             return None
         try:
             saved = client.update_workflow(workflow.id, **_changes(text))
-        except (FlowdeckApiError, MalformedDocumentError, ConfigError) as exc:
+        except (FlowdeckApiError, DocumentError, ConfigError) as exc:
             err.print(f"[red]The edit was not saved:[/red] {escape(str(exc))}", soft_wrap=True)
             if typer.confirm("Edit the file again?", default=True, err=True):
                 continue

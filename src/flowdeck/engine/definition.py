@@ -8,13 +8,11 @@ every problem found, each at a JSON path such as `steps[2].with.url`.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     Field,
     PlainValidator,
@@ -24,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from flowdeck.documents import DocumentTooComplexError, MalformedDocumentError, load_json, load_yaml
 from flowdeck.engine.checks import static_issues
 from flowdeck.engine.expressions import is_expression
 from flowdeck.engine.issues import DefinitionError, Issue, did_you_mean, join_path, sort_issues
@@ -88,11 +87,13 @@ def coerce_value(kind: InputType, value: object) -> object:
     word = "an object (a JSON mapping)" if kind == "object" else "an array (a JSON list)"
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except ValueError:
+            value = load_json(value, subject="The text")
+        except MalformedDocumentError:
             raise ValueError(
                 f"expected {word}, got text that is not JSON: {_shown(value)}"
             ) from None
+        except DocumentTooComplexError as exc:
+            raise ValueError(f"expected {word}: {exc.problem}") from None
     if isinstance(value, tuple) and kind == "array":
         value = list(value)
     if isinstance(value, expected):
@@ -228,15 +229,19 @@ def iter_steps(steps: Sequence[Step], path: str = "steps") -> Iterator[tuple[str
 
 def _load(text: str | bytes) -> object:
     try:
-        return yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        return load_yaml(text.decode("utf-8") if isinstance(text, bytes) else text)
+    except UnicodeDecodeError:
+        raise DefinitionError(
+            [Issue("", "not valid YAML or JSON: the text is not UTF-8")]
+        ) from None
+    except MalformedDocumentError as exc:
+        where = f" (line {exc.line}, column {exc.column})" if exc.line is not None else ""
         raise DefinitionError(
             [Issue("", f"not valid YAML or JSON: {exc.problem}{where}")]
         ) from None
-    except yaml.YAMLError as exc:
-        raise DefinitionError([Issue("", f"not valid YAML or JSON: {exc}")]) from None
+    except DocumentTooComplexError as exc:
+        where = f" (line {exc.line})" if exc.line is not None else ""
+        raise DefinitionError([Issue("", f"{exc.problem}{where}")]) from None
 
 
 def validate_definition(document: object) -> Definition:

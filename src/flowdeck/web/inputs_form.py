@@ -16,6 +16,13 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from flowdeck.documents import (
+    DEFAULT_LIMITS,
+    DocumentLimits,
+    DocumentTooComplexError,
+    MalformedDocumentError,
+    load_json,
+)
 from flowdeck.engine.issues import DefinitionError, Issue
 
 PREFIX = "input."
@@ -81,10 +88,12 @@ def fields(declared: Mapping[str, Any], given: Mapping[str, Any] | None = None) 
     return result
 
 
-def read(declared: Mapping[str, Any], form: FormData) -> dict[str, Any]:
+def read(
+    declared: Mapping[str, Any], form: FormData, limits: DocumentLimits = DEFAULT_LIMITS
+) -> dict[str, Any]:
     """The inputs a form gives; empty optional fields are left out (defaults apply).
 
-    DefinitionError at `inputs.<name>` for JSON that does not parse.
+    DefinitionError at `inputs.<name>` for JSON that does not parse or is past `limits`.
     """
     values: dict[str, Any] = {}
     issues: list[Issue] = []
@@ -99,11 +108,12 @@ def read(declared: Mapping[str, Any], form: FormData) -> dict[str, Any]:
             continue
         if item.widget == "json":
             try:
-                values[item.name] = json.loads(text)
-            except json.JSONDecodeError as exc:
-                issues.append(
-                    Issue(f"inputs.{item.name}", f"not JSON: {exc.msg} at line {exc.lineno}")
-                )
+                values[item.name] = load_json(text, limits, subject="The value")
+            except MalformedDocumentError as exc:
+                where = f" at line {exc.line}" if exc.line is not None else ""
+                issues.append(Issue(f"inputs.{item.name}", f"not JSON: {exc.problem}{where}"))
+            except DocumentTooComplexError as exc:
+                issues.append(Issue(f"inputs.{item.name}", exc.problem))
             continue
         values[item.name] = text
     if issues:

@@ -14,9 +14,9 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from flowdeck.api.bodies import BoundedRoute
 from flowdeck.api.errors import ApiError, http_error
 from flowdeck.web.render import page, redirect
 from flowdeck.web.session import FormRejected, LoginRequired, login_url
@@ -31,7 +31,9 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
     return page(request, "error.html", None, status_code=status, title=title, message=message)
 
 
-class PageRoute(APIRoute):
+class PageRoute(BoundedRoute):
+    """Pages read bodies as the API does (bounded) and answer errors with a page."""
+
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
 

@@ -17,6 +17,13 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from flowdeck.documents import (
+    DEFAULT_LIMITS,
+    DocumentLimits,
+    DocumentTooComplexError,
+    MalformedDocumentError,
+    load_yaml_tree,
+)
 from flowdeck.engine.issues import DefinitionError, json_problems
 from flowdeck.workflows.documents import check_definition, ordered_definition
 
@@ -90,20 +97,21 @@ def line_of(root: Node | None, path: str) -> int | None:
     return line
 
 
-def check_definition_text(text: str) -> tuple[dict[str, Any] | None, list[LineIssue]]:
+def check_definition_text(
+    text: str, limits: DocumentLimits = DEFAULT_LIMITS
+) -> tuple[dict[str, Any] | None, list[LineIssue]]:
     """The definition written in the editor, and every problem in it with its line.
 
-    The definition is None when there are problems: nothing half-checked is saved.
+    The definition is None when there are problems: nothing half-checked is saved. The
+    text is parsed within `limits`; a limit passed is one problem, at the line where the
+    parse stopped.
     """
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        return None, [LineIssue(line, "", f"Not valid YAML: {exc.problem or exc.context}")]
-    except yaml.YAMLError as exc:
-        return None, [LineIssue(None, "", f"Not valid YAML: {exc}")]
+        root, document = load_yaml_tree(text, limits)
+    except MalformedDocumentError as exc:
+        return None, [LineIssue(exc.line, "", f"Not valid YAML: {exc.problem}")]
+    except DocumentTooComplexError as exc:
+        return None, [LineIssue(exc.line, "", exc.problem)]
     if not isinstance(document, dict):
         return None, [LineIssue(1, "", "The definition must be a mapping with `steps`.")]
     not_json = [

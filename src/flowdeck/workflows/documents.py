@@ -11,6 +11,13 @@ from typing import Any
 
 import yaml
 
+from flowdeck.documents import (
+    DEFAULT_LIMITS,
+    DocumentLimits,
+    MalformedDocumentError,
+    load_json,
+    load_yaml,
+)
 from flowdeck.engine.definition import (
     DefinitionError,
     InputSpec,
@@ -19,35 +26,23 @@ from flowdeck.engine.definition import (
     validate_definition,
 )
 from flowdeck.engine.issues import json_problems
-from flowdeck.errors import FlowdeckError
 
 EXPORT_KIND = "flowdeck/workflow"
 EXPORT_VERSION = 1
 
 
-class MalformedDocumentError(FlowdeckError):
-    """Text that is not valid JSON or YAML; the message has the line and column."""
+def parse_text(
+    text: str, *, json_only: bool = False, limits: DocumentLimits = DEFAULT_LIMITS
+) -> Any:
+    """Parse JSON (or YAML, a superset for our purposes), saying where it breaks.
 
-
-def parse_text(text: str, *, json_only: bool = False) -> Any:
-    """Parse JSON (or YAML, a superset for our purposes), saying where it breaks."""
-    if json_only:
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise MalformedDocumentError(
-                f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-            ) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise MalformedDocumentError(f"Not valid YAML: {exc.problem or exc}{where}.") from None
-    except yaml.YAMLError as exc:
-        raise MalformedDocumentError(f"Not valid YAML: {exc}.") from None
+    Held to `limits` while it is parsed (DocumentTooComplexError; the CLI, which has no
+    settings, keeps the defaults); MalformedDocumentError for text that is not JSON or
+    YAML, or that holds a value JSON cannot (a date, a non-text key).
+    """
+    data = load_json(text, limits) if json_only else load_yaml(text, limits)
     for path, problem in json_problems(data):
-        raise MalformedDocumentError(f"Not valid as JSON: {path or 'the document'}: {problem}.")
+        raise MalformedDocumentError("as JSON", f"{path or 'the document'}: {problem}")
     return data
 
 

@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from flowdeck.api.bodies import BoundedRoute
 from flowdeck.api.deps import (
     SESSION_COOKIE,
     ConnDep,
@@ -20,7 +21,7 @@ from flowdeck.api.deps import (
 from flowdeck.api.errors import ApiError
 from flowdeck.users import service
 
-router = APIRouter(prefix="/api", tags=["auth"])
+router = APIRouter(route_class=BoundedRoute, prefix="/api", tags=["auth"])
 
 SESSION_TTL = timedelta(days=14)
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from flowdeck.api.bodies import BoundedRoute
 from flowdeck.api.deps import ConnDep, CurrentUser
 from flowdeck.api.errors import ApiError, definition_invalid, not_found
 from flowdeck.api.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page
@@ -23,7 +24,7 @@ from flowdeck.engine.start import NotStartable, start_execution
 from flowdeck.engine.states import FINAL, ExecutionStatus
 from flowdeck.users.service import Conn, User
 
-router = APIRouter(tags=["executions"])
+router = APIRouter(route_class=BoundedRoute, tags=["executions"])
 
 Q = "executions"
 MAX_WAIT = 300.0

@@ -8,10 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from flowdeck.api.bodies import BoundedRoute
 from flowdeck.db.migrate import status
 from flowdeck.errors import FlowdeckError
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=BoundedRoute, tags=["health"])
 
 
 @router.get("/healthz")

@@ -15,25 +15,32 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 import uuid
+from collections.abc import Container
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from flowdeck.api.bodies import BoundedRoute, document_limits
 from flowdeck.api.deps import ConnDep
-from flowdeck.api.errors import ApiError, definition_invalid
+from flowdeck.api.errors import ApiError, definition_invalid, document_too_complex
 from flowdeck.db.queries import fetch_row, query
+from flowdeck.documents import (
+    DocumentLimits,
+    DocumentTooComplexError,
+    MalformedDocumentError,
+    load_json,
+)
 from flowdeck.engine.definition import DefinitionError, validate_definition
 from flowdeck.engine.start import NotStartable, start_execution
 from flowdeck.engine.states import FINAL, ExecutionStatus
 from flowdeck.users import credentials
 from flowdeck.users.service import Conn
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(route_class=BoundedRoute, tags=["webhooks"])
 
 Q = "hooks"
 MAX_WAIT = 300.0
@@ -79,25 +86,39 @@ def verify_signature(secret: str, header: str | None, body: bytes, now: float) -
     return given.lower()
 
 
-def parse_body(raw: bytes) -> Any:
-    """The JSON body, or its text when it is not JSON; None when empty."""
+def parse_body(raw: bytes, limits: DocumentLimits) -> Any:
+    """The JSON body, or its text when it is not JSON; None when empty.
+
+    A JSON body past the document limits is refused (400 document_too_complex), not
+    passed on as text: the sender meant it as JSON.
+    """
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return load_json(raw, limits, subject="The request body")
+    except DocumentTooComplexError as error:
+        raise document_too_complex(error) from None
+    except MalformedDocumentError:
         return raw.decode("utf-8", errors="replace")
 
 
-def request_inputs(request: Request, raw: bytes) -> dict[str, Any]:
+def request_inputs(request: Request, raw: bytes, declared: Container[str]) -> dict[str, Any]:
+    """The request's body, headers and query, each only when the workflow declares it (so
+    a body is parsed only for a workflow that takes it)."""
+    inputs: dict[str, Any] = {}
+    if "body" in declared:
+        inputs["body"] = parse_body(raw, document_limits(request))
     headers: dict[str, str] = {}
     for name, value in request.headers.items():
         name = name.lower()
         if name in PRIVATE_HEADERS:
             continue
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    params = {key: value for key, value in request.query_params.items() if key != "wait"}
-    return {"body": parse_body(raw), "headers": headers, "query": params}
+    if "headers" in declared:
+        inputs["headers"] = headers
+    if "query" in declared:
+        inputs["query"] = {k: v for k, v in request.query_params.items() if k != "wait"}
+    return inputs
 
 
 async def _declared_inputs(conn: Conn, trigger: dict[str, Any]) -> set[str]:
@@ -145,7 +166,7 @@ async def call_webhook(
     else:
         delivery_id = f"unsigned:{uuid.uuid4().hex}"
     declared = await _declared_inputs(conn, trigger)
-    given = {key: value for key, value in request_inputs(request, raw).items() if key in declared}
+    given = request_inputs(request, raw, declared)
     inputs = {**(trigger["inputs"] or {}), **given}
     ids = {"id": trigger["id"]}
     try:

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from flowdeck.api.bodies import BoundedRoute
 from flowdeck.api.deps import ConnDep, CurrentUser
 from flowdeck.api.errors import not_found
 from flowdeck.vault.store import delete_secret, list_secrets, put_secret
 
-router = APIRouter(prefix="/api/secrets", tags=["secrets"])
+router = APIRouter(route_class=BoundedRoute, prefix="/api/secrets", tags=["secrets"])
 
 SecretName = Annotated[
     str,

@@ -14,11 +14,12 @@ from fastapi import APIRouter, Body, Path
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
+from flowdeck.api.bodies import BoundedRoute
 from flowdeck.api.deps import ConnDep, CurrentUser
 from flowdeck.api.errors import ApiError, not_found
 from flowdeck.db.queries import query
 
-router = APIRouter(tags=["executions"])
+router = APIRouter(route_class=BoundedRoute, tags=["executions"])
 
 Q = "executions"
 SignalName = Annotated[

@@ -10,13 +10,16 @@ from fastapi import APIRouter, Query, Response
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
+from flowdeck.api.bodies import BoundedRoute
 from flowdeck.api.deps import ADMIN_ONLY, SIGNED_IN, ConnDep
 from flowdeck.api.errors import ApiError, definition_invalid, not_found
 from flowdeck.api.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page
 from flowdeck.db.queries import query
 from flowdeck.engine.definition import DefinitionError, validate_definition
 
-router = APIRouter(prefix="/api/templates", tags=["templates"], dependencies=[SIGNED_IN])
+router = APIRouter(
+    route_class=BoundedRoute, prefix="/api/templates", tags=["templates"], dependencies=[SIGNED_IN]
+)
 
 Q = "templates"
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"

@@ -9,11 +9,12 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
+from flowdeck.api.bodies import BoundedRoute
 from flowdeck.api.deps import ConnDep, CurrentUser
 from flowdeck.api.errors import not_found
 from flowdeck.users import service
 
-router = APIRouter(prefix="/api/tokens", tags=["tokens"])
+router = APIRouter(route_class=BoundedRoute, prefix="/api/tokens", tags=["tokens"])
 
 
 class TokenIn(BaseModel):

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
+from flowdeck.api.bodies import BoundedRoute
 from flowdeck.api.deps import ConnDep, CurrentUser
 from flowdeck.api.errors import definition_invalid, invalid, not_found
 from flowdeck.db.queries import fetch_row, query
@@ -25,7 +26,7 @@ from flowdeck.users.credentials import digest
 from flowdeck.users.service import Conn, User
 from flowdeck.workflows import documents
 
-router = APIRouter(tags=["triggers"])
+router = APIRouter(route_class=BoundedRoute, tags=["triggers"])
 
 Q = "triggers"
 SHOWN_FIRE_TIMES = 5

@@ -3,6 +3,7 @@ duplicate, export, delete. Another user's workflow is a 404, as if it did not ex
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -11,10 +12,12 @@ from fastapi import APIRouter, Query, Request, Response
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field, ValidationError
 
+from flowdeck.api.bodies import BoundedRoute, document_limits
 from flowdeck.api.deps import ConnDep, CurrentUser
 from flowdeck.api.errors import (
     ApiError,
     definition_invalid,
+    document_too_complex,
     invalid,
     location_path,
     not_found,
@@ -22,11 +25,12 @@ from flowdeck.api.errors import (
 )
 from flowdeck.api.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page
 from flowdeck.db.queries import fetch_row, query
+from flowdeck.documents import DocumentTooComplexError, MalformedDocumentError
 from flowdeck.engine.definition import DefinitionError, InputSpec, Issue
 from flowdeck.users.service import Conn, User
 from flowdeck.workflows import documents
 
-router = APIRouter(tags=["workflows"])
+router = APIRouter(route_class=BoundedRoute, tags=["workflows"])
 
 Q = "workflows"
 
@@ -343,9 +347,15 @@ async def import_workflow(request: Request, user: CurrentUser, conn: ConnDep) ->
         raise ApiError(400, "malformed_document", "The document is not UTF-8 text.") from None
     json_only = request.headers.get("content-type", "").startswith("application/json")
     try:
-        data = documents.parse_text(text, json_only=json_only)
-    except documents.MalformedDocumentError as exc:
+        # In a thread: YAML is parsed in Python, and a large document (within the limits)
+        # takes long enough that other requests would wait for it on the event loop.
+        data = await asyncio.to_thread(
+            documents.parse_text, text, json_only=json_only, limits=document_limits(request)
+        )
+    except MalformedDocumentError as exc:
         raise ApiError(400, "malformed_document", str(exc)) from None
+    except DocumentTooComplexError as exc:
+        raise document_too_complex(exc) from None
     if not isinstance(data, dict):
         raise invalid(
             "The document must be a mapping with name and definition.",

@@ -6,6 +6,7 @@ the API cannot disagree on a rule (validation, ownership, counters).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 from uuid import UUID
@@ -13,6 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from flowdeck.api.bodies import document_limits
 from flowdeck.api.deps import ConnDep
 from flowdeck.api.errors import ApiError
 from flowdeck.api.routes import executions as executions_api
@@ -159,13 +161,19 @@ async def workflow_page(
     return await _workflow_page(request, who, conn, workflow_id)
 
 
+async def _check(request: Request, text: str) -> tuple[dict[str, Any] | None, list[LineIssue]]:
+    # In a thread: the YAML is parsed in Python, and a large text (within the document
+    # limits) would keep every other request waiting on the event loop meanwhile.
+    return await asyncio.to_thread(check_definition_text, text, document_limits(request))
+
+
 @router.post("/workflows/{workflow_id}/validate")
 async def validate(workflow_id: UUID, request: Request, who: ViewerDep) -> Response:
     """The editor's live check: every problem of the text with its line (nothing saved)."""
     form = await checked_form(request, who)
     raw = form.get("definition")
     # Not stripped: the lines must be counted as the editor shows them.
-    _, issues = check_definition_text(raw if isinstance(raw, str) else "")
+    _, issues = await _check(request, raw if isinstance(raw, str) else "")
     return JSONResponse(
         {
             "workflow_id": str(workflow_id),
@@ -182,7 +190,7 @@ async def save_definition(
     form = await checked_form(request, who)
     raw = form.get("definition")
     text = raw if isinstance(raw, str) else ""
-    definition, issues = check_definition_text(text)
+    definition, issues = await _check(request, text)
     if definition is not None:
         patch = workflows_api.WorkflowPatch.model_validate({"definition": definition})
         try:
@@ -233,7 +241,7 @@ async def run(workflow_id: UUID, request: Request, who: ViewerDep, conn: ConnDep
     declared = workflow["definition"].get("inputs") or {}
     key = _text(form.get("run_key"))
     try:
-        inputs = inputs_form.read(declared, form)
+        inputs = inputs_form.read(declared, form, document_limits(request))
         execution_id, _ = await start_execution(
             conn,
             who.user.id,
