@@ -105,20 +105,21 @@ class WorkerSupervisor:
             while not self._stop.is_set():
                 self.reader.reset()
                 started = time.monotonic()
-                # Our own interpreter and arguments: nothing here comes from input.
-                child = self.child = subprocess.Popen(self.command, env=self.env)  # noqa: S603
-                stalled = self._watch(child)
-                if self._stop.is_set():
-                    break
-                if stalled:
-                    continue  # the worker was fine; the step was not: start again at once
+                try:
+                    # Our own interpreter and arguments: nothing here comes from input.
+                    child = self.child = subprocess.Popen(self.command, env=self.env)  # noqa: S603
+                except OSError as exc:  # out of processes or memory: try again later
+                    ended = f"could not start ({exc})"
+                else:
+                    stalled = self._watch(child)
+                    if self._stop.is_set():
+                        break
+                    if stalled:
+                        continue  # the worker was fine; the step was not: start again now
+                    ended = f"exited with {_describe(child.returncode)}"
                 if time.monotonic() - started > HEALTHY_AFTER:
                     backoff = 1.0
-                log.warning(
-                    "the worker exited with %s; starting a new one in %.0f s",
-                    _describe(child.returncode),
-                    backoff,
-                )
+                log.warning("the worker %s; starting a new one in %.0f s", ended, backoff)
                 self.restarts += 1
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
