@@ -8,7 +8,9 @@
     one after the other, against `flowdeck serve --no-worker` and the same workers:
     p50 and p99 from the client's side;
 (c) the same database's single-row INSERT+COMMIT rate, from one connection and from as
-    many as the workers use, measured in the same run, and the ratio of (a) to it.
+    many as the workers use, measured in the same run, and the ratio of (a) to it;
+(d) per-step overhead: (b) for a 20-step `set` workflow against the 1-step one, p50s,
+    divided by the 19 steps more.
 
 Uses the server named by FLOWDECK_DATABASE_URL (a maintenance database; a database
 flowdeck_bench_<pid> is created and dropped), or an embedded server in a temp dir.
@@ -18,6 +20,7 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -42,6 +45,15 @@ THREE_SETS = (
     ' "outputs": {"z": "{{ steps.c.output.z }}"}}'
 )
 ONE_SET = '{"steps": [{"id": "a", "type": "set", "with": {"x": 1}}]}'
+TWENTY_SETS = json.dumps(
+    {
+        "steps": [{"id": "s0", "type": "set", "with": {"n": 1}}]
+        + [
+            {"id": f"s{i}", "type": "set", "with": {"n": f"{{{{ steps.s{i - 1}.output.n + 1 }}}}"}}
+            for i in range(1, 20)
+        ]
+    }
+)
 READY = re.compile(r"Uvicorn running on (http://\S+)")
 
 
@@ -88,7 +100,7 @@ def setup(db_url: str) -> dict[str, Any]:
         ).fetchone()
         assert user is not None
         ids = {}
-        for name, definition in (("three", THREE_SETS), ("one", ONE_SET)):
+        for name, definition in (("three", THREE_SETS), ("one", ONE_SET), ("twenty", TWENTY_SETS)):
             row = conn.execute(
                 "INSERT INTO user_workflows (user_id, name, definition) "
                 "VALUES (%s, %s, %s) RETURNING id",
@@ -211,6 +223,7 @@ def main() -> None:
                     process(["serve", "--no-worker", "--port", "0"], env, READY.pattern)
                 )
                 times = latency(base_url, token, ids["one"], args.runs)
+                twenty = latency(base_url, token, ids["twenty"], args.runs // 2)
             one = commit_rate(db_url, 1)
             many = commit_rate(db_url, args.workers * args.concurrency)
         finally:
@@ -231,6 +244,11 @@ def main() -> None:
     )
     connections = args.workers * args.concurrency
     print(f"      (a) / (c, {connections} connections) = {rate / many:.3f} executions per commit")
+    per_step = (percentile(twenty, 0.5) - percentile(times, 0.5)) / 19
+    print(
+        f"  (d) POST -> finished, 20-step workflow, {len(twenty)} sequential runs: "
+        f"p50 {percentile(twenty, 0.5):.1f} ms; per-step overhead {per_step:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

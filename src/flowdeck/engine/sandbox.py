@@ -19,7 +19,6 @@ stopped by the worker's memory cap and watchdog, not here.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import functools
 import re
@@ -124,14 +123,18 @@ def guarded_iter(iterable: Iterable[Any]) -> Iterator[Any]:
         yield item
 
 
-@contextlib.contextmanager
-def operation_budget() -> Iterator[None]:
-    """Count what is done inside the block against the limits of one evaluation."""
-    token = _budget.set(_Budget(limits.current()))
-    try:
-        yield
-    finally:
-        _budget.reset(token)
+class operation_budget:
+    """Count what is done inside the block against the limits of one evaluation.
+
+    A class rather than @contextmanager: it wraps every expression a step evaluates."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _budget.set(_Budget(limits.current()))
+
+    def __exit__(self, *_: object) -> None:
+        _budget.reset(self._token)
 
 
 def size_of(value: object) -> int:
@@ -146,8 +149,13 @@ def too_large(value: object) -> bool:
     return size_of(value) > limits.current().max_size
 
 
+_UNSIZED = frozenset({int, float, bool, type(None)})
+
+
 def checked(value: Any, what: str) -> Any:
     """`value`, or ExpressionError naming `what` when it is over the size limit."""
+    if type(value) in _UNSIZED:  # most results: arithmetic and comparisons
+        return value
     size = size_of(value)
     current = limits.current()
     if size > current.max_size:
@@ -297,7 +305,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return "".join(texts)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        _spend()
+        # Not counted as an operation: one operator does not loop, and the loops and calls
+        # around it are counted (and timed).
         if operator == "*":
             for sequence, count in ((left, right), (right, left)):
                 if (

@@ -27,12 +27,15 @@ class StepPolicy:
             duration = parse_duration(evaluate(value, key) if is_expression(value) else value)
             return duration.total_seconds()
 
-        retry = step.get("retry") or {}
-        max_backoff = retry.get("max_backoff")
         timeout = step.get("timeout")
+        limit = seconds(timeout, "timeout") if timeout is not None else None
+        retry = step.get("retry")
+        if retry is None:  # most steps: one attempt, and no duration to read
+            return cls(attempts=1, backoff=1.0, cap=3600.0, seconds=limit)
+        max_backoff = retry.get("max_backoff")
         return cls(
-            attempts=int(retry.get("attempts", 3)) if step.get("retry") is not None else 1,
+            attempts=int(retry.get("attempts", 3)),
             backoff=seconds(retry.get("backoff", "1s"), "retry.backoff"),
             cap=seconds(max_backoff, "retry.max_backoff") if max_backoff is not None else 3600.0,
-            seconds=seconds(timeout, "timeout") if timeout is not None else None,
+            seconds=limit,
         )

@@ -15,6 +15,7 @@ from flowdeck.engine import limits
 from flowdeck.engine.issues import join_path
 
 _SCALARS = (str, int, float, bool, type(None))
+_PLAIN_SCALARS = frozenset({int, bool, type(None)})  # nothing to check or count
 
 
 def storable_problem(value: Any, path: str) -> tuple[str, str] | None:
@@ -22,28 +23,34 @@ def storable_problem(value: Any, path: str) -> tuple[str, str] | None:
 
     Walks without recursion and counts every item as it will be written (a list that
     appears twice counts twice), stopping as soon as the count passes the size limit.
+    Paths are kept as parts and spelled out only for a problem: this runs for every step.
     """
-    budget = limits.current().max_size
-    stack: list[tuple[Any, str]] = [(value, path)]
+    limit = limits.current().max_size
+    budget = limit
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
-        item, where = stack.pop()
+        item, parts = stack.pop()
         budget -= 1
         if budget < 0:
             return path, (
-                f"the value has more than {limits.current().max_size} items and characters "
-                "when written out (FLOWDECK_EXPRESSION_MAX_SIZE)"
+                f"the value has more than {limit} items and characters when written out "
+                "(FLOWDECK_EXPRESSION_MAX_SIZE)"
             )
+        kind = type(item)
+        if kind in _PLAIN_SCALARS:
+            continue
         if isinstance(item, str):
             budget -= len(item)
         elif isinstance(item, dict):
             for key, child in item.items():
                 if not isinstance(key, str):
+                    where = join_path(path, *parts)
                     return where, f"a key of type {type(key).__name__} is not JSON (keys are text)"
-                stack.append((child, join_path(where, key)))
+                stack.append((child, (*parts, key)))
         elif isinstance(item, list | tuple):
-            stack.extend((child, join_path(where, index)) for index, child in enumerate(item))
+            stack.extend((child, (*parts, index)) for index, child in enumerate(item))
         elif isinstance(item, float) and not math.isfinite(item):
-            return where, f"{item} is not a JSON number"
+            return join_path(path, *parts), f"{item} is not a JSON number"
         elif not isinstance(item, _SCALARS):
-            return where, f"a value of type {type(item).__name__} is not JSON"
+            return join_path(path, *parts), f"a value of type {type(item).__name__} is not JSON"
     return None
