@@ -85,6 +85,17 @@ class Report:
     failures: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
 
+    def _extra_checks(self) -> list[tuple[int, str]]:
+        """The checks beyond the main figures: shown only when they count something."""
+        return [
+            (self.unanswered, "never answered"),
+            (self.refused, "refused"),
+            (self.phantom, "executions nobody asked for"),
+            (self.incomplete, "succeeded with a step unfinished"),
+            (self.wrong_output, "wrong output"),
+            (self.stray_hits, "hits of no step"),
+        ]
+
     def problems(self) -> list[str]:
         """Each broken guarantee, as a phrase; empty when everything held."""
         checks = [
@@ -94,28 +105,12 @@ class Report:
             (self.failed, "failed"),
             (self.rerun_steps, "finished steps re-run"),
             (self.no_hit, "succeeded without hit"),
-            (self.unanswered, "never answered"),
-            (self.refused, "refused"),
-            (self.phantom, "executions nobody asked for"),
-            (self.incomplete, "succeeded with a step unfinished"),
-            (self.wrong_output, "wrong output"),
-            (self.stray_hits, "hits of no step"),
+            *self._extra_checks(),
         ]
         return [f"{count} {what}" for count, what in checks if count]
 
     def last_line(self) -> str:
-        extras = "".join(
-            f", {count} {what}"
-            for count, what in (
-                (self.unanswered, "never answered"),
-                (self.refused, "refused"),
-                (self.phantom, "executions nobody asked for"),
-                (self.incomplete, "succeeded with a step unfinished"),
-                (self.wrong_output, "wrong output"),
-                (self.stray_hits, "hits of no step"),
-            )
-            if count
-        )
+        extras = "".join(f", {count} {what}" for count, what in self._extra_checks() if count)
         problems = self.problems()
         verdict = "OK" if not problems else "BROKEN: " + ", ".join(problems)
         restarts = f"{self.restarts} db restart{'' if self.restarts == 1 else 's'}"

@@ -64,18 +64,7 @@ class WorkerSupervisor:
         self, worker_args: Sequence[str], env: dict[str, str], settings: SupervisorSettings
     ) -> None:
         self.settings = settings
-        self._page_dir = tempfile.TemporaryDirectory(prefix="flowdeck-watchdog-")
-        self.reader = Reader(Path(self._page_dir.name) / "page")
-        self.command = [
-            sys.executable,
-            "-m",
-            "flowdeck",
-            "worker",
-            "--no-supervisor",
-            "--watchdog-file",
-            str(self.reader.path),
-            *worker_args,
-        ]
+        self.worker_args = list(worker_args)
         self.env = env
         self.child: subprocess.Popen[bytes] | None = None
         self.restarts = 0
@@ -100,18 +89,33 @@ class WorkerSupervisor:
             self._thread.join(timeout=self.settings.grace + 15)
 
     def run(self) -> None:
+        with tempfile.TemporaryDirectory(prefix="flowdeck-watchdog-") as page_dir:
+            reader = Reader(Path(page_dir) / "page")
+            command = [
+                sys.executable,
+                "-m",
+                "flowdeck",
+                "worker",
+                "--no-supervisor",
+                "--watchdog-file",
+                str(reader.path),
+                *self.worker_args,
+            ]
+            self._supervise(command, reader)
+
+    def _supervise(self, command: list[str], reader: Reader) -> None:
         backoff = 1.0
         try:
             while not self._stop.is_set():
-                self.reader.reset()
+                reader.reset()
                 started = time.monotonic()
                 try:
                     # Our own interpreter and arguments: nothing here comes from input.
-                    child = self.child = subprocess.Popen(self.command, env=self.env)  # noqa: S603
+                    child = self.child = subprocess.Popen(command, env=self.env)  # noqa: S603
                 except OSError as exc:  # out of processes or memory: try again later
                     ended = f"could not start ({exc})"
                 else:
-                    stalled = self._watch(child)
+                    stalled = self._watch(child, reader)
                     if self._stop.is_set():
                         break
                     if stalled:
@@ -126,16 +130,15 @@ class WorkerSupervisor:
         finally:
             if self.child is not None:
                 self._terminate(self.child)
-            self._page_dir.cleanup()
 
-    def _watch(self, child: subprocess.Popen[bytes]) -> bool:
+    def _watch(self, child: subprocess.Popen[bytes], reader: Reader) -> bool:
         """Until the child exits (False), stalls (True), or we are asked to stop."""
         while not self._stop.wait(WATCH_INTERVAL):
             if child.poll() is not None:
                 return False
-            silence = self.reader.silence()
+            silence = reader.silence()
             if silence is not None and silence > self.settings.block_seconds:
-                self._stalled(child)
+                self._stalled(child, reader)
                 return True
         return False
 
@@ -151,8 +154,8 @@ class WorkerSupervisor:
 
     # --- a stalled worker -----------------------------------------------------------------
 
-    def _stalled(self, child: subprocess.Popen[bytes]) -> None:
-        mark, worker_id = self.reader.mark(), self.reader.worker_id()
+    def _stalled(self, child: subprocess.Popen[bytes], reader: Reader) -> None:
+        mark, worker_id = reader.mark(), reader.worker_id()
         child.kill()  # first: while it lives it holds the leases and may write
         child.wait()
         self.stalls += 1
@@ -169,6 +172,8 @@ class WorkerSupervisor:
             log.warning("could not record the stall (%s); the rescuer will", exc)
 
     def _record_stall(self, worker_id: str, mark: Mark | None) -> None:
+        """Fail the step the worker was stuck in (and release the rest), or, when it was
+        stuck outside any expression, count a crash for each execution it held."""
         limit = self.settings.block_seconds
         with psycopg.connect(
             self.settings.database_url, connect_timeout=10, row_factory=dict_row
