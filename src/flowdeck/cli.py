@@ -87,7 +87,7 @@ def serve(
         bool, typer.Option("--no-worker", help="Serve only; run workers with `flowdeck worker`.")
     ] = False,
     concurrency: Annotated[
-        int, typer.Option(min=1, max=1000, help="Executions the in-process worker runs at once.")
+        int, typer.Option(min=1, max=1000, help="Executions the worker child runs at once.")
     ] = 10,
 ) -> None:
     """Run Flowdeck: migrate the database, then serve the web UI and the API (and a worker).

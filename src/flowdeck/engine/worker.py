@@ -242,7 +242,7 @@ class Worker:
                     )
                     cancelled = await cur.fetchone()
                     if cancelled is not None:
-                        await self._cancelled(conn, execution_id, cancelled["parent_execution_id"])
+                        await self._ended(conn, execution_id, cancelled["parent_execution_id"])
             else:
                 log.warning("execution %s: lease lost; another worker has it", execution_id)
         except asyncio.CancelledError:
@@ -286,7 +286,7 @@ class Worker:
             await conn.execute(query(Q, "notify_queued"))
         for row in rows:
             if row["status"] in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
-                await self._cancelled(conn, row["id"], row["parent_execution_id"])
+                await self._ended(conn, row["id"], row["parent_execution_id"])
 
     async def _finish(self, execution_id: UUID, attempt: int, outcome: Outcome) -> None:
         async def finish(conn: Conn) -> bool:
@@ -318,9 +318,9 @@ class Worker:
             await self._wake_parent(conn, execution_id)
         return True
 
-    async def _cancelled(self, conn: Conn, execution_id: UUID, parent_id: UUID | None) -> None:
-        """In the transaction that cancelled (or otherwise ended, without a worker to
-        finish it) an execution: say so, and wake its parent."""
+    async def _ended(self, conn: Conn, execution_id: UUID, parent_id: UUID | None) -> None:
+        """In the transaction that ended an execution its worker did not finish (cancelled,
+        or failed at the crash limit): say so, and wake its parent."""
         await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
         if parent_id is not None:
             await self._wake_parent(conn, execution_id)
@@ -364,7 +364,7 @@ class Worker:
                 if suspended is None:
                     return None
                 if suspended["status"] == ExecutionStatus.CANCELLED:
-                    await self._cancelled(conn, execution_id, suspended["parent_execution_id"])
+                    await self._ended(conn, execution_id, suspended["parent_execution_id"])
                 else:
                     await conn.execute(query(Q, "notify_waiting"), {"id": execution_id})
                 status: str = suspended["status"]
