@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,12 @@ from typing import Any
 import pytest
 import typer.main
 import yaml
+from typer._click.exceptions import (  # the click Typer builds its commands with
+    BadParameter,
+    MissingParameter,
+    NoArgsIsHelpError,
+    UsageError,
+)
 
 from flowdeck.api.app import create_app
 from flowdeck.catalog.loader import load_builtin_templates
@@ -333,4 +340,45 @@ def test_every_step_type_has_its_section_with_an_example() -> None:
             problems.append(f"docs/definition.md: no section '### {step_type}'")
         elif not re.search(rf"type: {step_type}\b", section.group(1)):
             problems.append(f"docs/definition.md, '### {step_type}': no example of the step")
+    assert not problems, "\n".join(problems)
+
+
+SHELL = {"|", "&&", "||", ";", "2>&1"}
+
+
+def _console_commands() -> list[tuple[str, list[str]]]:
+    """(page:line, arguments) of every `$ flowdeck ...` typed in a console block, with
+    continuation lines joined, as a shell would split them."""
+    found = []
+    for page in PAGES:
+        for block in fenced_blocks(page):
+            if block.language != "console":
+                continue
+            lines = block.text.splitlines()
+            for offset, line in enumerate(lines):
+                if not line.startswith("$ flowdeck "):
+                    continue
+                typed, after = line[2:], offset + 1
+                while typed.endswith("\\") and after < len(lines):
+                    typed, after = typed[:-1] + lines[after], after + 1
+                where = f"{page.relative_to(ROOT)}:{block.line + 1 + offset}"
+                words = shlex.split(typed)
+                # What the shell takes for itself: redirections, pipes, `&&`.
+                cut = [i for i, word in enumerate(words) if word in SHELL or word[:1] in "<>|"]
+                found.append((where, words[1 : cut[0] if cut else len(words)]))
+    return found
+
+
+def test_every_command_typed_in_a_console_parses() -> None:
+    """Typer's own parser takes what the transcripts show (a missing argument is fine:
+    some lines show a prompt instead)."""
+    problems = []
+    for where, args in _console_commands():
+        try:
+            command, rest = _resolve(args)
+            command.make_context(command.name, rest)
+        except (MissingParameter, NoArgsIsHelpError):
+            continue
+        except (LookupError, UsageError, BadParameter) as exc:
+            problems.append(f"{where}: flowdeck {' '.join(args)}: {exc}")
     assert not problems, "\n".join(problems)
