@@ -382,3 +382,13 @@ def test_every_command_typed_in_a_console_parses() -> None:
         except (LookupError, UsageError, BadParameter) as exc:
             problems.append(f"{where}: flowdeck {' '.join(args)}: {exc}")
     assert not problems, "\n".join(problems)
+
+
+def test_the_index_links_every_page() -> None:
+    index = _page("README.md")
+    missing = [
+        page.name
+        for page in sorted((ROOT / "docs").glob("*.md"))
+        if page.name != "README.md" and f"({page.name}" not in index
+    ]
+    assert not missing, f"docs/README.md: link {', '.join(missing)}"
