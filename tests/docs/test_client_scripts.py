@@ -5,6 +5,7 @@ ids and durations aside. A `...` line of the page stands for any lines."""
 from __future__ import annotations
 
 import difflib
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -67,7 +68,7 @@ def test_the_script_prints_what_the_page_shows(
     )
     assert ran.returncode == 0, (
         f"{script.where()}: the script under {heading!r} failed (exit code {ran.returncode})\n"
-        f"{ran.stdout}{ran.stderr}"
+        f"{ran.stdout}{_on_the_page(ran.stderr, path, script)}"
     )
     expected = normalise(printed.text.replace(DOC_URL, url).splitlines(), Ids())
     actual = normalise(ran.stdout.splitlines(), Ids())
@@ -88,3 +89,12 @@ def _script_and_output(heading: str) -> tuple[Block, Block]:
         f"found {languages}"
     )
     return found[0], found[1]
+
+
+def _on_the_page(traceback: str, path: Path, script: Block) -> str:
+    """The traceback with the script's lines named as the page's (`docs/client.md:17`)."""
+    return re.sub(
+        rf'File "{re.escape(str(path))}", line (\d+)',
+        lambda match: f"File {script.where(int(match.group(1)) - 1)}",
+        traceback,
+    )
