@@ -112,7 +112,9 @@ def test_the_getting_started_transcript(
         assert args[0] == "flowdeck", f"{shown}: not a flowdeck command"
         typed = answers(command, ada.password).replace(DOC_URL, url)
         result = runner.invoke(app, args[1:], input=typed)
-        assert result.exit_code == 0, f"{shown}: exit code {result.exit_code}\n{result.output}"
+        assert result.exit_code == 0, (
+            f"{shown}: exit code {result.exit_code} ({result.exception!r})\n{result.output}"
+        )
         documented = [
             line.replace(DOC_URL, url).replace(DOC_CONFIG, str(config)) for line in command.output
         ]
