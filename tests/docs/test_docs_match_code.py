@@ -10,7 +10,6 @@ import json
 import re
 import shlex
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from flowdeck.config import Settings
 from flowdeck.db.migrate import load_migrations
 from flowdeck.engine.definition import DefinitionError, coerce_inputs, validate_definition
 from flowdeck.engine.steps_schema import STEP_TYPES
+from tests.docs.markdown import Block, blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
@@ -42,42 +42,18 @@ DEFINITION_KEYS = {"goal", "inputs", "conditions", "steps", "outputs", "timeout"
 MARKER = re.compile(r"<!--\s*check:\s*(fragment|invalid)(?:\s+\"([^\"]*)\")?\s*-->")
 
 
-@dataclass(frozen=True)
-class Block:
-    page: Path
-    line: int  # of the opening fence, 1-based
-    language: str
-    text: str
-    marker: tuple[str, str] | None  # (kind, expected text) from a check comment before it
-
-    @property
-    def where(self) -> str:
-        return f"{self.page.relative_to(ROOT)}:{self.line}"
-
-
-def fenced_blocks(page: Path) -> Iterator[Block]:
-    lines = page.read_text(encoding="utf-8").splitlines()
-    index = 0
-    while index < len(lines):
-        opening = re.match(r"^```(\w*)\s*$", lines[index])
-        if not opening:
-            index += 1
-            continue
-        end = index + 1
-        while end < len(lines) and not lines[end].startswith("```"):
-            end += 1
-        before = lines[index - 1] if index else ""
-        found = MARKER.search(before)
-        marker = (found.group(1), found.group(2) or "") if found else None
-        text = "\n".join(lines[index + 1 : end])
-        yield Block(page, index + 1, opening.group(1), text, marker)
-        index = end + 1
+def marker(block: Block) -> tuple[str, str] | None:
+    """(kind, expected text) of a check comment on the line before the block's fence."""
+    lines = block.path.read_text(encoding="utf-8").splitlines()
+    before = lines[block.line - 3] if block.line >= 3 else ""  # `line` is after the fence
+    found = MARKER.search(before)
+    return (found.group(1), found.group(2) or "") if found else None
 
 
 def _definition_blocks() -> list[Block]:
-    blocks = []
+    found = []
     for page in PAGES:
-        for block in fenced_blocks(page):
+        for _, block in blocks(page):
             if block.language not in ("yaml", "json"):
                 continue
             try:
@@ -85,24 +61,26 @@ def _definition_blocks() -> list[Block]:
             except yaml.YAMLError:
                 continue  # not a document (a fragment with `...`): other checks cover it
             if isinstance(data, dict) and data and set(data) <= DEFINITION_KEYS:
-                blocks.append(block)
-    return blocks
+                found.append(block)
+    return found
 
 
-@pytest.mark.parametrize("block", _definition_blocks(), ids=lambda block: block.where)
+@pytest.mark.parametrize("block", _definition_blocks(), ids=lambda block: block.where())
 def test_every_example_definition_validates(block: Block) -> None:
     data = yaml.safe_load(block.text)
-    kind, expected = block.marker or ("", "")
+    kind, expected = marker(block) or ("", "")
     if kind == "fragment":
         return
     try:
         validate_definition(data)
     except DefinitionError as exc:
         if kind == "invalid":
-            assert expected in str(exc), f"{block.where}: the errors do not say {expected!r}: {exc}"
+            assert expected in str(exc), (
+                f"{block.where()}: the errors do not say {expected!r}: {exc}"
+            )
             return
-        raise AssertionError(f"{block.where}: the example does not validate: {exc}") from None
-    assert kind != "invalid", f"{block.where}: marked invalid, but it validates"
+        raise AssertionError(f"{block.where()}: the example does not validate: {exc}") from None
+    assert kind != "invalid", f"{block.where()}: marked invalid, but it validates"
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -251,10 +229,10 @@ def _template_examples() -> list[tuple[Block, str]]:
     page = ROOT / "docs" / "templates.md"
     lines = page.read_text(encoding="utf-8").splitlines()
     found = []
-    for block in fenced_blocks(page):
+    for _, block in blocks(page):
         if block.language != "json":
             continue
-        headings = [TEMPLATE_HEADING.match(line) for line in lines[: block.line]]
+        headings = [TEMPLATE_HEADING.match(line) for line in lines[: block.line - 1]]
         named = [match.group(1) for match in headings if match]
         if named:
             found.append((block, named[-1]))
@@ -273,7 +251,7 @@ def test_every_template_on_its_page_exists_and_its_example_inputs_fit() -> None:
         try:
             coerce_inputs(declared, json.loads(block.text))
         except DefinitionError as exc:
-            problems.append(f"{block.where}: the example inputs of {template_id}: {exc}")
+            problems.append(f"{block.where()}: the example inputs of {template_id}: {exc}")
     assert not problems, "\n".join(problems)
 
 
@@ -351,7 +329,7 @@ def _console_commands() -> list[tuple[str, list[str]]]:
     continuation lines joined, as a shell would split them."""
     found = []
     for page in PAGES:
-        for block in fenced_blocks(page):
+        for _, block in blocks(page):
             if block.language != "console":
                 continue
             lines = block.text.splitlines()
@@ -361,7 +339,7 @@ def _console_commands() -> list[tuple[str, list[str]]]:
                 typed, after = line[2:], offset + 1
                 while typed.endswith("\\") and after < len(lines):
                     typed, after = typed[:-1] + lines[after], after + 1
-                where = f"{page.relative_to(ROOT)}:{block.line + 1 + offset}"
+                where = block.where(offset)
                 words = shlex.split(typed)
                 # What the shell takes for itself: redirections, pipes, `&&`.
                 cut = [i for i, word in enumerate(words) if word in SHELL or word[:1] in "<>|"]
