@@ -81,7 +81,7 @@ def body_refused(error: DocumentError) -> ApiError:
     """The answer to a JSON request body that cannot be taken: too complex, or not JSON."""
     if isinstance(error, DocumentTooComplexError):
         return document_too_complex(error)
-    where = f" at line {error.line}, column {error.column}" if error.line is not None else ""
+    where = f" at {error.position()}" if error.line is not None else ""
     return ApiError(
         400, "malformed_json", f"The request body is not valid JSON: {error.problem}{where}."
     )

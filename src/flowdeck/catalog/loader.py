@@ -121,10 +121,7 @@ def _parse_yaml(text: str, source: str) -> object:
     try:
         return load_yaml(text, loader=_StrictLoader)
     except DocumentError as error:
-        where = ""
-        if error.line is not None:
-            column = f", column {error.column}" if error.column is not None else ""
-            where = f"line {error.line}{column}: "
+        where = f"{error.position()}: " if error.line is not None else ""
         raise CatalogError([f"{source}: {where}{error.problem}"]) from None
 
 

@@ -93,7 +93,7 @@ def read_inputs(pairs: list[str] | None, inputs_file: Path | None) -> dict[str, 
         except OSError as exc:
             raise ConfigError(f"--inputs-file {where}: {exc.strerror or exc}") from None
         except MalformedDocumentError as exc:
-            at = f" at line {exc.line}" if exc.line is not None else ""
+            at = f" at {exc.position(column=False)}" if exc.line is not None else ""
             raise ConfigError(f"--inputs-file {where}: not JSON: {exc.problem}{at}") from None
         except DocumentTooComplexError as exc:
             raise ConfigError(f"--inputs-file {where}: {exc}") from None

@@ -67,6 +67,16 @@ class DocumentError(FlowdeckError):
         self.column = column
         super().__init__(message)
 
+    def position(self, *, column: bool = True) -> str:
+        """Where the document broke: "line 3, column 5", "line 3", or "" when unknown."""
+        return _position(self.line, self.column if column else None)
+
+
+def _position(line: int | None, column: int | None) -> str:
+    if line is None:
+        return ""
+    return f"line {line}, column {column}" if column is not None else f"line {line}"
+
 
 class MalformedDocumentError(DocumentError):
     """Text that is not valid JSON or YAML; the message has the line and column."""
@@ -76,7 +86,7 @@ class MalformedDocumentError(DocumentError):
     ) -> None:
         where = ""
         if line is not None:
-            where = f" at line {line}" + (f", column {column}" if column is not None else "")
+            where = f" at {_position(line, column)}"
         super().__init__(problem, line, column, message=f"Not valid {language}: {problem}{where}.")
 
 
@@ -86,7 +96,7 @@ class DocumentTooComplexError(DocumentError):
     def __init__(self, problem: str, setting: str, limit: int, line: int | None) -> None:
         self.setting = setting
         self.limit = limit
-        where = f" at line {line}" if line is not None else ""
+        where = f" at {_position(line, None)}" if line is not None else ""
         super().__init__(problem, line, message=f"{problem}{where}.")
 
 

@@ -235,12 +235,12 @@ def _load(text: str | bytes) -> object:
             [Issue("", "not valid YAML or JSON: the text is not UTF-8")]
         ) from None
     except MalformedDocumentError as exc:
-        where = f" (line {exc.line}, column {exc.column})" if exc.line is not None else ""
+        where = f" ({exc.position()})" if exc.line is not None else ""
         raise DefinitionError(
             [Issue("", f"not valid YAML or JSON: {exc.problem}{where}")]
         ) from None
     except DocumentTooComplexError as exc:
-        where = f" (line {exc.line})" if exc.line is not None else ""
+        where = f" ({exc.position(column=False)})" if exc.line is not None else ""
         raise DefinitionError([Issue("", f"{exc.problem}{where}")]) from None
 
 

@@ -110,7 +110,7 @@ def read(
             try:
                 values[item.name] = load_json(text, limits, subject="The value")
             except MalformedDocumentError as exc:
-                where = f" at line {exc.line}" if exc.line is not None else ""
+                where = f" at {exc.position(column=False)}" if exc.line is not None else ""
                 issues.append(Issue(f"inputs.{item.name}", f"not JSON: {exc.problem}{where}"))
             except DocumentTooComplexError as exc:
                 issues.append(Issue(f"inputs.{item.name}", exc.problem))
