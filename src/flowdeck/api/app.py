@@ -15,12 +15,14 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flowdeck import __version__
 from flowdeck.api import errors
 from flowdeck.api.limits import BodyLimitMiddleware
+from flowdeck.api.openapi import declare_errors
 from flowdeck.api.routes import (
     auth,
     executions,
@@ -120,7 +122,7 @@ def create_app(
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    for module in (
+    modules = (
         health,
         auth,
         tokens,
@@ -135,8 +137,10 @@ def create_app(
         workflow_pages,
         template_pages,
         execution_pages,
-    ):
+    )
+    for module in modules:
         app.include_router(module.router)
+    declare_errors(app, [r for m in modules for r in m.router.routes if isinstance(r, APIRoute)])
     # A browser that follows a wrong link gets a page, not JSON.
     app.add_exception_handler(StarletteHTTPException, browser_http_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
     # Every asset the pages use is served from the package: no CDN, no build step.

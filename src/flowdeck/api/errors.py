@@ -13,12 +13,20 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flowdeck.documents import DEFAULT_LIMITS, DocumentError, DocumentTooComplexError, load_json
+from flowdeck.documents import (
+    DEFAULT_LIMITS,
+    DocumentError,
+    DocumentTooComplexError,
+    UnstorableValueError,
+    load_json,
+)
 from flowdeck.engine.definition import DefinitionError, Issue
 from flowdeck.engine.issues import join_path
 
@@ -77,10 +85,22 @@ def document_too_complex(error: DocumentTooComplexError) -> ApiError:
     return ApiError(400, "document_too_complex", str(error))
 
 
+def unstorable(path: str, problem: str) -> ApiError:
+    """Text or a number the database cannot hold (a NUL, a lone surrogate, infinity), at
+    `path`: 422 naming the field, as any other invalid value."""
+    return invalid(
+        f"The request has a value that cannot be stored at {path or 'its root'}.",
+        [Issue(path, problem)],
+    )
+
+
 def body_refused(error: DocumentError) -> ApiError:
-    """The answer to a JSON request body that cannot be taken: too complex, or not JSON."""
+    """The answer to a JSON request body that cannot be taken: too complex, not JSON, or
+    holding a value that cannot be stored."""
     if isinstance(error, DocumentTooComplexError):
         return document_too_complex(error)
+    if isinstance(error, UnstorableValueError):
+        return unstorable(error.path, error.reason)
     where = f" at {error.position()}" if error.line is not None else ""
     return ApiError(
         400, "malformed_json", f"The request body is not valid JSON: {error.problem}{where}."
@@ -173,18 +193,78 @@ async def _too_complex(request: Request, exc: DocumentTooComplexError) -> JSONRe
     return _response(document_too_complex(exc))
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # The person sees a stable message and a reference to the log, never a stack trace.
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _response(
-        ApiError(500, "internal_error", "Flowdeck hit an unexpected error; it has been logged.")
+async def _unstorable(request: Request, exc: UnstorableValueError) -> JSONResponse:  # noqa: ARG001 (handler API)
+    return _response(unstorable(exc.path, exc.reason))
+
+
+# How long a client should wait before trying again after a 503: the pool replaces a
+# dropped connection at once, and a restarting server is usually back within seconds.
+RETRY_AFTER_SECONDS = 2
+# What the database raises when the connection is gone or cannot be had: the server
+# restarted or dropped it (OperationalError; its subclass PoolTimeout when no
+# connection came in time), or psycopg found it closed (InterfaceError).
+DATABASE_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def database_unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "database_unavailable",
+        "The database is not reachable just now; try again in a moment.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
+
+
+async def _database_lost(request: Request, exc: Exception) -> JSONResponse:
+    # One line, no traceback: it is the database's state, not a bug here. (A handler
+    # for this class runs in Starlette's ExceptionMiddleware, which does not re-raise,
+    # so uvicorn does not log it a second time.)
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return _response(database_unavailable())
+
+
+def unexpected_error() -> ApiError:
+    return ApiError(500, "internal_error", "Flowdeck hit an unexpected error; it has been logged.")
+
+
+class UnexpectedErrorMiddleware:
+    """Answer any exception no handler took with the one error shape, logged once.
+
+    Starlette's handler for `Exception` runs in its outermost middleware, which logs
+    nothing itself but re-raises after answering, so uvicorn logs the same error a
+    second time; this middleware sits inside it and does not re-raise.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            # The person sees a stable message and a reference to the log, never a trace.
+            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            if not started:
+                await _response(unexpected_error())(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
     """Route every error through the one shape."""
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
     app.add_exception_handler(DocumentTooComplexError, _too_complex)  # type: ignore[arg-type]  # idem
+    app.add_exception_handler(UnstorableValueError, _unstorable)  # type: ignore[arg-type]  # idem
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]  # idem
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]  # idem
-    app.add_exception_handler(Exception, _unexpected)
+    for database_error in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(database_error, _database_lost)
+    app.add_middleware(UnexpectedErrorMiddleware)

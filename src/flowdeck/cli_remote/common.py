@@ -21,7 +21,7 @@ from rich.console import Console
 
 from flowdeck import humanize
 from flowdeck.client import Client, FlowdeckApiError, Workflow
-from flowdeck.documents import DocumentTooComplexError, MalformedDocumentError, load_json
+from flowdeck.documents import DocumentRefusedError, MalformedDocumentError, load_json
 from flowdeck.errors import ConfigError
 
 EXIT_EXECUTION_FAILED = 3  # the command worked; the execution did not succeed
@@ -95,7 +95,7 @@ def read_inputs(pairs: list[str] | None, inputs_file: Path | None) -> dict[str, 
         except MalformedDocumentError as exc:
             at = f" at {exc.position(column=False)}" if exc.line is not None else ""
             raise ConfigError(f"--inputs-file {where}: not JSON: {exc.problem}{at}") from None
-        except DocumentTooComplexError as exc:
+        except DocumentRefusedError as exc:
             raise ConfigError(f"--inputs-file {where}: {exc}") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"--inputs-file {where}: the JSON must be an object of inputs")

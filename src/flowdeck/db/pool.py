@@ -28,7 +28,9 @@ def open_pool(
         url,
         min_size=2,
         max_size=max_size,
-        kwargs={"autocommit": True, "row_factory": dict_row},
+        # UTC as the session's time zone: the seed's TIMESTAMP columns (templates) then
+        # hold UTC whatever the server's own zone, and the API says so (api/timestamps).
+        kwargs={"autocommit": True, "row_factory": dict_row, "options": "-c TimeZone=UTC"},
         configure=_configure,
         # A connection the server dropped (a restart, a failover, an idle timeout) is
         # found and replaced when it is taken, not reported to a user as a 500.

@@ -15,9 +15,11 @@ from flowdeck.documents.limits import (
     DEFAULT_LIMITS,
     DocumentError,
     DocumentLimits,
+    DocumentRefusedError,
     DocumentTooComplexError,
     MalformedDocumentError,
 )
+from flowdeck.documents.text import UnstorableValueError, text_problem
 from flowdeck.documents.yaml_loader import BoundedSafeLoader, load_yaml, load_yaml_tree
 
 __all__ = [
@@ -25,9 +27,12 @@ __all__ = [
     "BoundedSafeLoader",
     "DocumentError",
     "DocumentLimits",
+    "DocumentRefusedError",
     "DocumentTooComplexError",
     "MalformedDocumentError",
+    "UnstorableValueError",
     "load_json",
     "load_yaml",
     "load_yaml_tree",
+    "text_problem",
 ]

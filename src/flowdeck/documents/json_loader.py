@@ -20,6 +20,12 @@ from flowdeck.documents.limits import (
     Tally,
     text_bytes,
 )
+from flowdeck.documents.text import (
+    UnstorableValueError,
+    first_unstorable,
+    number_problem,
+    text_problem,
+)
 
 LANGUAGE = "JSON"
 
@@ -43,15 +49,25 @@ def load_json(
         raise tally.too_deep(None) from None
     except ValueError as exc:  # a number too long to convert (sys.get_int_max_str_digits)
         raise MalformedDocumentError(LANGUAGE, str(exc)) from None
-    count(data, tally)
+    if not count(data, tally):
+        found = first_unstorable(data)
+        if found is not None:  # (always: count found one)
+            path, problem, key = found
+            raise UnstorableValueError(subject, path, problem, key=key)
     return data
 
 
-def count(data: Any, tally: Tally) -> None:
-    """Count every node of parsed JSON in `tally` (keys count as nodes, and their text)."""
+def count(data: Any, tally: Tally) -> bool:
+    """Count every node of parsed JSON in `tally` (keys count as nodes, and their text).
+
+    False when a string or number in it cannot be stored (flowdeck.documents.text): the
+    check rides on this walk, which looks at every string anyway, and only then does
+    a second walk find where.
+    """
     if not isinstance(data, dict | list):
         tally.add(1, text_bytes(data) if isinstance(data, str) else 0, None)
-        return
+        return _storable(data)
+    storable = True
     # An explicit stack, as the document may be nested as deeply as json.loads allows,
     # holding containers only: a megabyte of small values makes no garbage to collect.
     stack: list[tuple[dict[str, Any] | list[Any], int]] = [(data, 1)]
@@ -61,7 +77,9 @@ def count(data: Any, tally: Tally) -> None:
         nodes, size = 1, 0
         if isinstance(container, dict):
             nodes += len(container)
-            size += sum(text_bytes(key) for key in container)
+            for key in container:
+                size += text_bytes(key)
+                storable = storable and _storable(key)
             items: Any = container.values()
         else:
             items = container
@@ -74,4 +92,14 @@ def count(data: Any, tally: Tally) -> None:
                 nodes += 1
                 if isinstance(item, str):
                     size += text_bytes(item)
+                storable = storable and _storable(item)
         tally.add(nodes, size, None)
+    return storable
+
+
+def _storable(value: Any) -> bool:
+    if isinstance(value, str):
+        return text_problem(value) is None
+    if isinstance(value, float):
+        return number_problem(value) is None
+    return True

@@ -90,7 +90,12 @@ class MalformedDocumentError(DocumentError):
         super().__init__(problem, line, column, message=f"Not valid {language}: {problem}{where}.")
 
 
-class DocumentTooComplexError(DocumentError):
+class DocumentRefusedError(DocumentError):
+    """A document that parsed but cannot be taken (too complex, or holding a value no
+    database column stores); `problem` says why, for a message of one's own."""
+
+
+class DocumentTooComplexError(DocumentRefusedError):
     """A document past one of the limits; the message names the setting and its value."""
 
     def __init__(self, problem: str, setting: str, limit: int, line: int | None) -> None:

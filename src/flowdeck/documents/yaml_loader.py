@@ -27,6 +27,7 @@ from flowdeck.documents.limits import (
     Tally,
     text_bytes,
 )
+from flowdeck.documents.text import UnstorableValueError, first_unstorable
 
 LANGUAGE = "YAML"
 
@@ -123,6 +124,12 @@ def load_yaml_tree(
     finally:
         if parser is not None:
             parser.dispose()
+    # Text and numbers no database column holds (a "\0" escape, `.inf`): a walk of the
+    # data, as YAML is not on any hot path and the walk costs little beside the parse.
+    found = first_unstorable(data)
+    if found is not None:
+        path, problem, key = found
+        raise UnstorableValueError(subject, path, problem, key=key)
     return root, data
 
 

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from flowdeck.documents import DocumentTooComplexError, MalformedDocumentError, load_json, load_yaml
+from flowdeck.documents import DocumentRefusedError, MalformedDocumentError, load_json, load_yaml
 from flowdeck.engine.checks import static_issues
 from flowdeck.engine.expressions import is_expression
 from flowdeck.engine.issues import DefinitionError, Issue, did_you_mean, join_path, sort_issues
@@ -92,7 +92,7 @@ def coerce_value(kind: InputType, value: object) -> object:
             raise ValueError(
                 f"expected {word}, got text that is not JSON: {_shown(value)}"
             ) from None
-        except DocumentTooComplexError as exc:
+        except DocumentRefusedError as exc:
             raise ValueError(f"expected {word}: {exc.problem}") from None
     if isinstance(value, tuple) and kind == "array":
         value = list(value)
@@ -239,7 +239,7 @@ def _load(text: str | bytes) -> object:
         raise DefinitionError(
             [Issue("", f"not valid YAML or JSON: {exc.problem}{where}")]
         ) from None
-    except DocumentTooComplexError as exc:
+    except DocumentRefusedError as exc:
         where = f" ({exc.position(column=False)})" if exc.line is not None else ""
         raise DefinitionError([Issue("", f"{exc.problem}{where}")]) from None
 

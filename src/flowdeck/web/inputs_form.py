@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 from flowdeck.documents import (
     DEFAULT_LIMITS,
     DocumentLimits,
-    DocumentTooComplexError,
+    DocumentRefusedError,
     MalformedDocumentError,
     load_json,
 )
@@ -112,7 +112,7 @@ def read(
             except MalformedDocumentError as exc:
                 where = f" at {exc.position(column=False)}" if exc.line is not None else ""
                 issues.append(Issue(f"inputs.{item.name}", f"not JSON: {exc.problem}{where}"))
-            except DocumentTooComplexError as exc:
+            except DocumentRefusedError as exc:
                 issues.append(Issue(f"inputs.{item.name}", exc.problem))
             continue
         values[item.name] = text

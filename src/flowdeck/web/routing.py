@@ -17,7 +17,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flowdeck.api.bodies import BoundedRoute
-from flowdeck.api.errors import ApiError, http_error
+from flowdeck.api.errors import (
+    DATABASE_UNAVAILABLE,
+    ApiError,
+    database_unavailable,
+    http_error,
+)
 from flowdeck.web.render import page, redirect
 from flowdeck.web.session import FormRejected, LoginRequired, login_url
 
@@ -52,6 +57,14 @@ class PageRoute(BoundedRoute):
             except ApiError as error:
                 title = "Not found" if error.status == 404 else "That did not work"
                 return _error_page(request, error.status, title, error.message)
+            except DATABASE_UNAVAILABLE as exc:
+                log.warning(
+                    "database unavailable on %s %s: %s", request.method, request.url.path, exc
+                )
+                unavailable = database_unavailable()
+                busy = _error_page(request, 503, "Try again in a moment", unavailable.message)
+                busy.headers.update(unavailable.headers or {})
+                return busy
             except RequestValidationError:
                 # Only a malformed address gets here (a path id that is no UUID).
                 return _error_page(request, 404, "Not found", "There is nothing at this address.")

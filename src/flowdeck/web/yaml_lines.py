@@ -20,7 +20,7 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 from flowdeck.documents import (
     DEFAULT_LIMITS,
     DocumentLimits,
-    DocumentTooComplexError,
+    DocumentRefusedError,
     MalformedDocumentError,
     load_yaml_tree,
 )
@@ -110,7 +110,7 @@ def check_definition_text(
         root, document = load_yaml_tree(text, limits)
     except MalformedDocumentError as exc:
         return None, [LineIssue(exc.line, "", f"Not valid YAML: {exc.problem}")]
-    except DocumentTooComplexError as exc:
+    except DocumentRefusedError as exc:
         return None, [LineIssue(exc.line, "", exc.problem)]
     if not isinstance(document, dict):
         return None, [LineIssue(1, "", "The definition must be a mapping with `steps`.")]

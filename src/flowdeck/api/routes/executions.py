@@ -293,7 +293,16 @@ async def rerun_execution(
 EVENT_POLL_SECONDS = 0.25
 
 
-@router.get("/api/executions/{execution_id}/events")
+@router.get(
+    "/api/executions/{execution_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Server-sent events: `step` and `status`, ending with the final status.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def execution_events(
     execution_id: UUID, request: Request, user: CurrentUser
 ) -> StreamingResponse:

@@ -26,13 +26,21 @@ from fastapi.responses import JSONResponse
 
 from flowdeck.api.bodies import BoundedRoute, document_limits
 from flowdeck.api.deps import ConnDep
-from flowdeck.api.errors import ApiError, definition_invalid, document_too_complex
+from flowdeck.api.errors import (
+    ApiError,
+    definition_invalid,
+    document_too_complex,
+    prefixed_path,
+    unstorable,
+)
 from flowdeck.db.queries import fetch_row, query
 from flowdeck.documents import (
     DocumentLimits,
     DocumentTooComplexError,
     MalformedDocumentError,
+    UnstorableValueError,
     load_json,
+    text_problem,
 )
 from flowdeck.engine.definition import DefinitionError, validate_definition
 from flowdeck.engine.start import NotStartable, start_execution
@@ -98,8 +106,13 @@ def parse_body(raw: bytes, limits: DocumentLimits) -> Any:
         return load_json(raw, limits, subject="The request body")
     except DocumentTooComplexError as error:
         raise document_too_complex(error) from None
+    except UnstorableValueError as error:
+        raise unstorable(prefixed_path("body", error.path), error.reason) from None
     except MalformedDocumentError:
-        return raw.decode("utf-8", errors="replace")
+        text = raw.decode("utf-8", errors="replace")
+        if (problem := text_problem(text)) is not None:  # a NUL byte: not storable text
+            raise unstorable("body", problem) from None
+        return text
 
 
 def request_inputs(request: Request, raw: bytes, declared: Container[str]) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -14,6 +13,8 @@ from flowdeck.api.bodies import BoundedRoute
 from flowdeck.api.deps import ADMIN_ONLY, SIGNED_IN, ConnDep
 from flowdeck.api.errors import ApiError, definition_invalid, not_found
 from flowdeck.api.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page
+from flowdeck.api.patch import NotNull
+from flowdeck.api.timestamps import Timestamp
 from flowdeck.db.queries import query
 from flowdeck.engine.definition import DefinitionError, validate_definition
 
@@ -35,8 +36,8 @@ class TemplateSummary(BaseModel):
     is_active: bool
     builtin: bool
     usage_count: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class TemplateOut(TemplateSummary):
@@ -63,14 +64,14 @@ class TemplateIn(BaseModel):
 
 
 class TemplatePatch(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=255)
+    name: NotNull[str] = Field(None, min_length=1, max_length=255)
     category: str | None = Field(None, max_length=100)
     goal: str | None = None
-    inputs: dict[str, Any] | None = None
+    inputs: NotNull[dict[str, Any]] = None
     conditions: list[Any] | None = None
-    steps: list[Any] | None = None
+    steps: NotNull[list[Any]] = None
     outputs: dict[str, Any] | None = None
-    is_active: bool | None = None
+    is_active: NotNull[bool] = None
 
 
 def prefix_tsquery(text: str) -> str | None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from flowdeck.api.bodies import BoundedRoute
 from flowdeck.api.deps import ConnDep, CurrentUser
 from flowdeck.api.errors import definition_invalid, invalid, not_found
+from flowdeck.api.patch import NotNull
 from flowdeck.db.queries import fetch_row, query
 from flowdeck.engine.definition import DefinitionError, Issue
 from flowdeck.triggers.schedule import ScheduleError, check_cron, next_fire_times, zone_of
@@ -32,6 +33,10 @@ Q = "triggers"
 SHOWN_FIRE_TIMES = 5
 
 
+# The column is an INTEGER; a million calls a minute is far past what one process answers.
+MAX_RATE_LIMIT = 1_000_000
+
+
 class TriggerIn(BaseModel):
     type: Literal["schedule", "webhook"]
     cron: str | None = Field(None, description="Schedule: a 5-field cron expression.")
@@ -42,16 +47,18 @@ class TriggerIn(BaseModel):
     inputs: dict[str, Any] = Field(default_factory=dict)
     is_active: bool = True
     signed: bool = Field(True, description="Webhook: require an HMAC signature.")
-    rate_limit_per_minute: int = Field(60, gt=0, description="Webhook: calls a minute.")
+    rate_limit_per_minute: int = Field(
+        60, gt=0, le=MAX_RATE_LIMIT, description="Webhook: calls a minute."
+    )
 
 
 class TriggerPatch(BaseModel):
-    cron: str | None = None
-    timezone: str | None = None
-    catch_up: Literal["skip", "once", "all"] | None = None
-    inputs: dict[str, Any] | None = None
-    is_active: bool | None = None
-    rate_limit_per_minute: int | None = Field(None, gt=0)
+    cron: NotNull[str] = None
+    timezone: NotNull[str] = None
+    catch_up: NotNull[Literal["skip", "once", "all"]] = None
+    inputs: NotNull[dict[str, Any]] = None
+    is_active: NotNull[bool] = None
+    rate_limit_per_minute: NotNull[int] = Field(None, gt=0, le=MAX_RATE_LIMIT)
 
 
 class TriggerOut(BaseModel):

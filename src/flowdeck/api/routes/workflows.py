@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
@@ -22,10 +23,16 @@ from flowdeck.api.errors import (
     location_path,
     not_found,
     prefixed_path,
+    unstorable,
 )
 from flowdeck.api.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page
+from flowdeck.api.patch import NotNull
 from flowdeck.db.queries import fetch_row, query
-from flowdeck.documents import DocumentTooComplexError, MalformedDocumentError
+from flowdeck.documents import (
+    DocumentTooComplexError,
+    MalformedDocumentError,
+    UnstorableValueError,
+)
 from flowdeck.engine.definition import DefinitionError, InputSpec, Issue
 from flowdeck.users.service import Conn, User
 from flowdeck.workflows import documents
@@ -65,13 +72,13 @@ class WorkflowIn(BaseModel):
 
 
 class WorkflowPatch(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=255)
+    name: NotNull[str] = Field(None, min_length=1, max_length=255)
     description: str | None = None
     category: str | None = Field(None, max_length=100)
-    definition: dict[str, Any] | None = None
-    config: dict[str, Any] | None = None
-    is_active: bool | None = None
-    is_favorite: bool | None = None
+    definition: NotNull[dict[str, Any]] = None
+    config: NotNull[dict[str, Any]] = None
+    is_active: NotNull[bool] = None
+    is_favorite: NotNull[bool] = None
 
 
 class FromTemplate(BaseModel):
@@ -237,9 +244,6 @@ async def update_workflow(
 ) -> dict[str, Any]:
     """Change a workflow; a new definition or config is validated again."""
     changes = body.model_dump(exclude_unset=True)
-    for field in ("name", "definition", "config", "is_active", "is_favorite"):
-        if field in changes and changes[field] is None:
-            raise invalid("The request is not valid.", [Issue(field, "may not be null")])
     async with conn.transaction():
         cur = await conn.execute(
             query(Q, "get_for_update"), {"id": workflow_id, "user_id": user.id}
@@ -290,7 +294,19 @@ def _copy_name(name: str) -> str:
     return name[: 255 - len(suffix)] + suffix
 
 
-@router.get("/api/workflows/{workflow_id}/export")
+@router.get(
+    "/api/workflows/{workflow_id}/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The export document, as an attachment.",
+            "content": {
+                "application/yaml": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
+)
 async def export_workflow(
     workflow_id: UUID,
     user: CurrentUser,
@@ -301,12 +317,22 @@ async def export_workflow(
     workflow = await _fetch(conn, user, workflow_id)
     text = documents.render_export(documents.export_document(workflow), format)
     media = "application/json" if format == "json" else "application/yaml"
-    filename = f"{_slug(workflow['name'])}.{format}"
     return Response(
         text,
         media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": attachment(f"{_slug(workflow['name'])}.{format}")},
     )
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition for `filename` as RFC 6266 has it: an ASCII `filename` for
+    old clients, and the name itself in UTF-8 as `filename*` (headers are Latin-1, so
+    a name such as "Übersicht 名前" cannot go into them as it is)."""
+    fallback = filename.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    fallback = fallback.replace("\\", "_").replace('"', "_")
+    if fallback == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _slug(name: str) -> str:
@@ -356,6 +382,8 @@ async def import_workflow(request: Request, user: CurrentUser, conn: ConnDep) ->
         raise ApiError(400, "malformed_document", str(exc)) from None
     except DocumentTooComplexError as exc:
         raise document_too_complex(exc) from None
+    except UnstorableValueError as exc:
+        raise unstorable(exc.path, exc.reason) from None
     if not isinstance(data, dict):
         raise invalid(
             "The document must be a mapping with name and definition.",
