@@ -130,10 +130,17 @@ WaitQuery = Query(
     0.0, ge=0, le=MAX_WAIT, description="Seconds to wait for the end; 0: answer at once."
 )
 IdempotencyHeader = Header(None, alias="Idempotency-Key", max_length=255)
+# A start sent again with the same Idempotency-Key answers the execution it started.
+SAME_KEY: dict[int | str, dict[str, Any]] = {
+    200: {"model": ExecutionOut, "description": "Started before with this Idempotency-Key."}
+}
 
 
 @router.post(
-    "/api/workflows/{workflow_id}/executions", status_code=201, response_model=ExecutionOut
+    "/api/workflows/{workflow_id}/executions",
+    status_code=201,
+    response_model=ExecutionOut,
+    responses=SAME_KEY,
 )
 async def run_workflow(
     workflow_id: UUID,
@@ -151,7 +158,10 @@ async def run_workflow(
 
 
 @router.post(
-    "/api/templates/{template_id}/executions", status_code=201, response_model=ExecutionOut
+    "/api/templates/{template_id}/executions",
+    status_code=201,
+    response_model=ExecutionOut,
+    responses=SAME_KEY,
 )
 async def run_template(
     template_id: str,
@@ -293,13 +303,24 @@ async def rerun_execution(
 EVENT_POLL_SECONDS = 0.25
 
 
+# One event of the stream, as a reader of server-sent events sees it; `data` is JSON text.
+SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["step", "status"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+    "required": ["event", "data"],
+}
+
+
 @router.get(
     "/api/executions/{execution_id}/events",
     response_class=StreamingResponse,
     responses={
         200: {
             "description": "Server-sent events: `step` and `status`, ending with the final status.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": SSE_EVENT}},
         }
     },
 )

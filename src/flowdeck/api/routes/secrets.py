@@ -42,7 +42,11 @@ async def secrets_list(user: CurrentUser, conn: ConnDep) -> list[dict[str, Any]]
     return await list_secrets(conn, user.id)
 
 
-@router.put("/{name}", response_model=SecretOut)
+@router.put(
+    "/{name}",
+    response_model=SecretOut,
+    responses={201: {"model": SecretOut, "description": "A new secret was stored."}},
+)
 async def secret_put(
     name: SecretName, body: SecretIn, request: Request, user: CurrentUser, conn: ConnDep
 ) -> JSONResponse:

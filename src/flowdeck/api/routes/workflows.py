@@ -294,6 +294,18 @@ def _copy_name(name: str) -> str:
     return name[: 255 - len(suffix)] + suffix
 
 
+class ImportDocument(BaseModel):
+    """What export gives and import takes back."""
+
+    kind: Literal["flowdeck/workflow"] = "flowdeck/workflow"
+    version: Literal[1] = 1
+    name: str = Field(min_length=1, max_length=255)
+    description: str | None = None
+    category: str | None = Field(None, max_length=100)
+    config: dict[str, Any] = Field(default_factory=dict)
+    definition: dict[str, Any]
+
+
 @router.get(
     "/api/workflows/{workflow_id}/export",
     response_class=Response,
@@ -301,8 +313,8 @@ def _copy_name(name: str) -> str:
         200: {
             "description": "The export document, as an attachment.",
             "content": {
-                "application/yaml": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"type": "object"}},
+                "application/yaml": {"schema": ImportDocument.model_json_schema()},
+                "application/json": {"schema": ImportDocument.model_json_schema()},
             },
         }
     },
@@ -338,16 +350,6 @@ def attachment(filename: str) -> str:
 def _slug(name: str) -> str:
     slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
     return "-".join(part for part in slug.split("-") if part)[:80] or "workflow"
-
-
-class ImportDocument(BaseModel):
-    kind: Literal["flowdeck/workflow"] = "flowdeck/workflow"
-    version: Literal[1] = 1
-    name: str = Field(min_length=1, max_length=255)
-    description: str | None = None
-    category: str | None = Field(None, max_length=100)
-    config: dict[str, Any] = Field(default_factory=dict)
-    definition: dict[str, Any]
 
 
 @router.post(
