@@ -49,7 +49,7 @@ NAMES = {
 }
 
 
-async def test_resolver(host: str, port: int) -> list[IPAddress]:  # noqa: ARG001 (a Resolver)
+async def fake_resolver(host: str, port: int) -> list[IPAddress]:  # noqa: ARG001 (a Resolver)
     """Literal addresses as the system reads them (numeric only: no DNS query), else NAMES."""
     if host in NAMES:
         return [ipaddress.ip_address(address) for address in NAMES[host]]
@@ -57,11 +57,8 @@ async def test_resolver(host: str, port: int) -> list[IPAddress]:  # noqa: ARG00
     return [ipaddress.ip_address(info[4][0]) for info in infos[:1]]
 
 
-test_resolver.__test__ = False  # type: ignore[attr-defined]  # (pytest: not a test)
-
-
 def policy(deny: str = "169.254.0.0/16,fe80::/10", allow: str = "") -> OutboundPolicy:
-    return OutboundPolicy(parse_networks(deny), parse_networks(allow), test_resolver)
+    return OutboundPolicy(parse_networks(deny), parse_networks(allow), fake_resolver)
 
 
 # --- the tripwire ----------------------------------------------------------------------------
