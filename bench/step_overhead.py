@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from flowdeck.engine.outbound import OutboundPolicy
 from flowdeck.engine.runner import Execution, Runner, StepResult
 
 
@@ -77,7 +78,7 @@ async def _round(definition: dict[str, Any], executions: int, http: httpx.AsyncC
             trigger="api",
             workflow={"id": None, "template_id": None},
         )
-        outcome = await Runner(execution, {}, _NoStore(), http).run()
+        outcome = await Runner(execution, {}, _NoStore(), http, OutboundPolicy()).run()
         assert outcome.status == "succeeded", outcome
     return (time.process_time() - started) / executions
 

@@ -308,6 +308,7 @@ def worker_command(
             rescue_interval=min(5.0, lease / 2),
             retention=settings.retention(),
             crash_limit=settings.step_crash_limit,
+            outbound=settings.outbound_policy(),
         )
         box = SecretBox(load_key_material(settings.secret_key, settings.data_dir))
         asyncio.run(_work(url, settings_, box, watchdog_file))

@@ -15,6 +15,7 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flowdeck.engine.limits import ExpressionLimits
+from flowdeck.engine.outbound import OutboundPolicy, parse_networks
 from flowdeck.errors import ConfigError
 
 _EXPRESSION_DEFAULTS = ExpressionLimits()
@@ -107,6 +108,37 @@ class Settings(BaseSettings):
         description="Seconds a step may hold a supervised worker's event loop before the "
         "step fails and the worker is restarted.",
     )
+
+    # --- where http, email and llm steps may connect (docs/operations.md) -----------------
+    # Comma-separated networks, checked on the address a step connects to after DNS. Deny
+    # wins; a non-empty allow list permits only its networks. Link-local (cloud metadata)
+    # is denied by default; loopback and private networks are not (self-hosted users
+    # automate their own services).
+    outbound_deny: str = Field(
+        default="169.254.0.0/16,fe80::/10",
+        description="Networks steps may never connect to (comma-separated); empty: none.",
+    )
+    outbound_allow: str = Field(
+        default="",
+        description="When set, the only networks steps may connect to (comma-separated).",
+    )
+
+    @model_validator(mode="after")
+    def _outbound_networks(self) -> Settings:
+        # A malformed network stops every command at start-up, naming the setting, rather
+        # than the first step that connects.
+        for name, value in (("DENY", self.outbound_deny), ("ALLOW", self.outbound_allow)):
+            try:
+                parse_networks(value)
+            except ValueError as exc:
+                raise ValueError(f"FLOWDECK_OUTBOUND_{name}: {exc} (got {value!r})") from None
+        return self
+
+    def outbound_policy(self) -> OutboundPolicy:
+        """FLOWDECK_OUTBOUND_DENY and FLOWDECK_OUTBOUND_ALLOW as the workers' policy."""
+        return OutboundPolicy(
+            deny=parse_networks(self.outbound_deny), allow=parse_networks(self.outbound_allow)
+        )
 
     @model_validator(mode="after")
     def _watchdog_after_expressions(self) -> Settings:

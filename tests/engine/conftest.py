@@ -29,7 +29,7 @@ class Target:
 
     /ok → 200 {"ok": true, "path": ...}; /status/<code>; /flaky/<key>?fail=N → 503 for
     the first N hits of <key>, then 200; /slow?ms=N; /echo → the request as JSON;
-    /block/<key> → waits until release(key) is called.
+    /block/<key> → waits until release(key) is called; /redirect?to=<url> → 302 to <url>.
     """
 
     def __init__(self) -> None:
@@ -79,6 +79,11 @@ class Target:
                     target.entered.setdefault(parts[1], threading.Event()).set()
                     target.gates.setdefault(parts[1], threading.Event()).wait(60)
                     self._reply(200, {"released": parts[1]})
+                elif parts[0] == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", query["to"][0])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                 elif parts[0] == "echo":
                     self._reply(
                         200,

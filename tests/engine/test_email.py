@@ -11,11 +11,11 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any, cast
 
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from flowdeck.engine.outbound import OutboundPolicy, http_client
 from flowdeck.engine.steps.base import StepError, StepRun
 from flowdeck.engine.steps.email import message_id, run_email
 from tests.api.conftest import Api
@@ -120,12 +120,19 @@ def smtp_auth() -> Iterator[Smtp]:
     yield from _serve(authenticator=_authenticate, auth_require_tls=False)
 
 
-def send(args: Mapping[str, Any], path: str = "mail", attempt: int = 1) -> tuple[Any, list[Any]]:
+def send(
+    args: Mapping[str, Any],
+    path: str = "mail",
+    attempt: int = 1,
+    outbound: OutboundPolicy | None = None,
+) -> tuple[Any, list[Any]]:
     """Run the step's handler once, outside the engine: (output, logs)."""
+    policy = outbound if outbound is not None else OutboundPolicy()
 
     async def go() -> tuple[Any, list[Any]]:
-        async with httpx.AsyncClient() as client:
-            step_run = StepRun("exec-1", path, attempt, client, {"id": path, "type": "email"})
+        async with http_client(policy) as client:
+            step = {"id": path, "type": "email"}
+            step_run = StepRun("exec-1", path, attempt, client, step, outbound=policy)
             return await run_email(args, step_run), step_run.logs
 
     return asyncio.run(go())

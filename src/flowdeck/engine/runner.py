@@ -35,6 +35,7 @@ import psycopg
 from flowdeck.engine.evaluation import evaluate, expression_error
 from flowdeck.engine.expressions import ExpressionError
 from flowdeck.engine.issues import join_path
+from flowdeck.engine.outbound import OutboundPolicy
 from flowdeck.engine.states import FINISHED_STEP, ExecutionStatus, StepStatus
 from flowdeck.engine.step_policy import StepPolicy
 from flowdeck.engine.steps import ACTIONS, DURABLE
@@ -136,11 +137,13 @@ class Runner:
         recorded: Mapping[str, StepResult],
         store: StepStore,
         http: httpx.AsyncClient,
+        outbound: OutboundPolicy,
     ) -> None:
         self.execution = execution
         self.recorded = dict(recorded)
         self.store = store
         self.http = http
+        self.outbound = outbound
 
     def _context(self, scope: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
         execution = self.execution
@@ -300,7 +303,7 @@ class Runner:
             # keeps killing its worker is named when the crash limit ends the execution.
             if step["type"] not in LOCAL_STEPS or self.execution.attempt > 1:
                 await self.store.begin(path, step, attempt)
-            run = StepRun(self.execution.id, path, attempt, self.http, step)
+            run = StepRun(self.execution.id, path, attempt, self.http, step, outbound=self.outbound)
             try:
                 args = self._evaluate(step.get("with") or {}, context, f"{where}.with", step, path)
                 handler = ACTIONS.get(step["type"])

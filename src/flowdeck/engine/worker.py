@@ -36,7 +36,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import httpx
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
@@ -45,6 +44,7 @@ from psycopg_pool import AsyncConnectionPool
 from flowdeck.db.queries import query
 from flowdeck.db.retry import with_connection
 from flowdeck.engine.journal import Journal, recorded_steps
+from flowdeck.engine.outbound import OutboundPolicy, http_client
 from flowdeck.engine.retention import delete_expired
 from flowdeck.engine.runner import Execution, Interrupted, Outcome, Runner
 from flowdeck.engine.states import ExecutionStatus
@@ -72,6 +72,7 @@ class WorkerSettings:
     retention: timedelta | None = timedelta(days=30)  # None: keep every execution
     retention_interval: float = 600.0
     crash_limit: int = 3  # crashes in a row without progress that end an execution
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)  # where steps may connect
 
 
 def new_worker_id() -> str:
@@ -93,7 +94,7 @@ class Worker:
         self._timer_fired = False
         self._timers_checked_at = 0.0
         self._stopping = asyncio.Event()
-        self._http = httpx.AsyncClient(follow_redirects=True)
+        self._http = http_client(self.settings.outbound)
         self.finished = 0  # executions this worker brought to an end (for tests, metrics)
 
     async def run(self) -> None:
@@ -226,7 +227,9 @@ class Worker:
             journal = Journal(
                 self.pool, execution_id, self.worker_id, row["attempt"], row["user_id"], mask
             )
-            outcome = await Runner(execution, recorded, journal, self._http).run()
+            outcome = await Runner(
+                execution, recorded, journal, self._http, self.settings.outbound
+            ).run()
             outcome = Outcome(outcome.status, mask(outcome.outputs), mask(outcome.error))
             await self._finish(execution_id, row["attempt"], outcome)
         except Suspend as suspension:

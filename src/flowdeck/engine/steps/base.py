@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from flowdeck.engine.outbound import OutboundPolicy
+
 
 class StepError(Exception):
     """A step failed in a way a person should read: the message becomes its error."""
@@ -29,9 +31,11 @@ class StepRun:
     execution_id: str
     path: str
     attempt: int
-    http: httpx.AsyncClient
+    http: httpx.AsyncClient  # built by outbound.http_client(outbound)
     step: dict[str, Any]
     logs: list[dict[str, Any]] = field(default_factory=list)
+    # Where the step may connect, for steps that open their own connections (email).
+    outbound: OutboundPolicy = field(kw_only=True)
 
     def log(self, message: str, level: str = "info") -> None:
         self.logs.append({"at": datetime.now(UTC).isoformat(), "level": level, "message": message})

@@ -7,6 +7,7 @@ the same message.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Mapping
 from email.message import EmailMessage
@@ -15,6 +16,7 @@ from typing import Any
 
 import aiosmtplib
 
+from flowdeck.engine.outbound import OutboundRefused
 from flowdeck.engine.steps.base import StepError, StepRun
 
 DEFAULT_FROM = "flowdeck@localhost"
@@ -32,13 +34,30 @@ async def run_email(args: Mapping[str, Any], run: StepRun) -> Any:
     envelope_from = parseaddr(sender)[1] or sender
     message = _message(args, run, sender, envelope_from, to, cc)
     smtp = _smtp(args.get("smtp"))
-    where = f"{smtp['hostname']}:{smtp['port']}"
+    host, port = smtp.pop("hostname"), smtp.pop("port")
+    where = f"{host}:{port}"
+    try:
+        # The step connects (to an address the outbound policy checked) and hands
+        # aiosmtplib the socket; the host name still goes to TLS, for SNI and the
+        # certificate check.
+        async with asyncio.timeout(DEFAULT_TIMEOUT):
+            sock = await run.outbound.connect(host, port)
+    except OutboundRefused as exc:
+        raise StepError(f"the SMTP server at {where}: {exc}", retryable=False) from None
+    except TimeoutError:
+        raise StepError(
+            f"the SMTP server at {where} did not answer in {DEFAULT_TIMEOUT:g} s"
+        ) from None
+    except OSError as exc:
+        raise StepError(f"could not talk to the SMTP server at {where}: {exc}") from None
     try:
         refused, _reply = await aiosmtplib.send(
             message,
             sender=envelope_from,
             recipients=[*to, *cc, *bcc],  # Bcc is only in the envelope, never a header
             timeout=DEFAULT_TIMEOUT,
+            hostname=host,
+            sock=sock,
             **smtp,
         )
     except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -66,6 +85,8 @@ async def run_email(args: Mapping[str, Any], run: StepRun) -> Any:
     except aiosmtplib.SMTPException as exc:
         # The server lacks what the settings ask for (STARTTLS, AUTH): trying again won't help.
         raise StepError(f"sending through {where} failed: {exc}", retryable=False) from None
+    finally:
+        sock.close()  # aiosmtplib closed its connection; this covers a failure before it began
     if refused:
         run.log(f"the server refused {', '.join(refused)}", level="warning")
     return {

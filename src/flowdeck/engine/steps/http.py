@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from flowdeck.engine.durations import parse_duration
+from flowdeck.engine.outbound import OutboundRefused
 from flowdeck.engine.steps.base import StepError, StepRun
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -36,6 +37,10 @@ async def run_http(args: Mapping[str, Any], run: StepRun) -> Any:
     started = time.perf_counter()
     try:
         response = await run.http.request(method, str(args["url"]), timeout=seconds, **request)
+    except OutboundRefused as exc:
+        raise StepError(
+            f"{method} {args['url']}{_hop(exc, args['url'])}: {exc}", retryable=False
+        ) from None
     except httpx.TimeoutException:
         raise StepError(f"{method} {args['url']} timed out after {seconds:g} s") from None
     except httpx.HTTPError as exc:
@@ -58,6 +63,15 @@ async def run_http(args: Mapping[str, Any], run: StepRun) -> Any:
             retryable=response.status_code >= 500 or response.status_code == 429 or bool(expected),
         )
     return output
+
+
+def _hop(refused: OutboundRefused, url: str) -> str:
+    """' was redirected to <host>' when the refused host is not the one the step named."""
+    try:
+        named = httpx.URL(url).raw_host.decode("ascii")  # as httpcore names it: IDNA
+    except (httpx.InvalidURL, UnicodeDecodeError):
+        named = None
+    return "" if named == refused.host else f" was redirected to {refused.host}"
 
 
 def _body(response: httpx.Response) -> Any:

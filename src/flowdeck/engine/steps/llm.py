@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from flowdeck.engine.durations import parse_duration
+from flowdeck.engine.outbound import OutboundRefused
 from flowdeck.engine.steps.base import StepError, StepRun
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -44,6 +45,8 @@ async def run_llm(args: Mapping[str, Any], run: StepRun) -> Any:
     for attempt in range(1, MAX_TRIES + 1):
         try:
             response = await run.http.post(url, json=body, headers=headers, timeout=seconds)
+        except OutboundRefused as exc:
+            raise StepError(f"POST {url}: {exc}", retryable=False) from None
         except httpx.TimeoutException:
             raise StepError(f"POST {url} timed out after {seconds:g} s") from None
         except httpx.HTTPError as exc:
