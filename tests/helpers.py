@@ -94,6 +94,18 @@ class ServeProcess:
     def text(self) -> str:
         return "".join(self.output)
 
+    def output_so_far(self) -> str:
+        """Everything printed until now, without waiting for more."""
+        while True:
+            try:
+                line = self._lines.get_nowait()
+            except queue.Empty:
+                return self.text
+            if line is None:
+                self._lines.put(None)  # keep the end marker for drain()
+                return self.text
+            self.output.append(line)
+
     def get(self, path: str) -> httpx.Response:
         return httpx.get(self.base_url + path, timeout=10)
 

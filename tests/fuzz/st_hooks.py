@@ -36,9 +36,7 @@ class FreshToken:
     """A token of the fuzzing account, minted again after any 401."""
 
     def get(self, case: Any, context: Any) -> str:  # noqa: ARG002 (the provider's API)
-        return asyncio.run(
-            _mint(os.environ["FUZZ_DATABASE_URL"], os.environ["FUZZ_EMAIL"])
-        )
+        return asyncio.run(_mint(os.environ["FUZZ_DATABASE_URL"], os.environ["FUZZ_EMAIL"]))
 
     def set(self, case: Any, data: str, context: Any) -> None:  # noqa: ARG002 (idem)
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
