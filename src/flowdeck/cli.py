@@ -126,6 +126,9 @@ def serve(
                 host=listen_host,
                 port=listen_port,
                 log_config=None,
+                # Client address and scheme are decided by FLOWDECK_TRUSTED_PROXIES
+                # (api/origin.py), not by uvicorn, which trusts 127.0.0.1 by default.
+                proxy_headers=False,
             )
         finally:
             if supervisor is not None:

@@ -7,12 +7,14 @@ so tests and subprocesses each get the environment they were given.
 from __future__ import annotations
 
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Annotated
 
 import platformdirs
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from flowdeck.engine.limits import ExpressionLimits
 from flowdeck.engine.outbound import OutboundPolicy, parse_networks
@@ -139,6 +141,54 @@ class Settings(BaseSettings):
         return OutboundPolicy(
             deny=parse_networks(self.outbound_deny), allow=parse_networks(self.outbound_allow)
         )
+
+    # --- sign-in throttling and the proxies in front (docs/operations.md) -----------------
+    # 10 failures per account in 15 minutes: far more than a person mistyping needs, and
+    # about 1,000 guesses a day at most against one account; 50 per address leaves room
+    # for an office or a NAT of people mistyping, and stops one host spraying one password
+    # over many accounts. The window is also how long a throttled key waits at most.
+    signin_max_failures_per_account: int = Field(
+        default=10,
+        ge=0,
+        description="Failed sign-ins per account e-mail in a window before the next are "
+        "refused (429); 0: no limit.",
+    )
+    signin_max_failures_per_address: int = Field(
+        default=50,
+        ge=0,
+        description="Failed sign-ins from one client address in a window before the next "
+        "are refused (429); 0: no limit.",
+    )
+    signin_window: timedelta = Field(
+        default=timedelta(minutes=15),
+        description="How long failed sign-ins are counted (a duration: 15m, 1h, 900).",
+    )
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = Field(
+        default=(),
+        description="Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are "
+        "believed: addresses or networks, separated by commas.",
+    )
+
+    @field_validator("signin_window", mode="before")
+    @classmethod
+    def _window_duration(cls, value: object) -> object:
+        from flowdeck.engine.durations import parse_duration
+
+        if isinstance(value, str):
+            value = parse_duration(value)
+        if isinstance(value, timedelta) and value < timedelta(seconds=1):
+            raise ValueError("must be at least one second")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.replace(",", " ").split() if part]
+        if isinstance(value, list | tuple):
+            # A plain address is a network of one; host bits set are accepted (10.0.0.7/8).
+            return tuple(ip_network(str(part).strip(), strict=False) for part in value)
+        return value
 
     @model_validator(mode="after")
     def _watchdog_after_expressions(self) -> Settings:

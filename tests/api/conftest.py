@@ -95,7 +95,10 @@ class Api:
 @contextmanager
 def running_server(app: Any) -> Iterator[str]:
     """Serve `app` on a free loopback port in a thread; yield its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+    # As `flowdeck serve`: no proxy headers believed by uvicorn (FLOWDECK_TRUSTED_PROXIES).
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_config=None, lifespan="on", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -46,3 +46,24 @@ def test_a_bad_value_is_an_error_naming_the_variable(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("FLOWDECK_PORT", "eighty")
     with pytest.raises(ConfigError, match=r"FLOWDECK_PORT: .*integer.*\(got 'eighty'\)"):
         load_settings()
+
+
+def test_trusted_proxies_and_the_sign_in_window_are_read_as_people_write_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import timedelta
+    from ipaddress import ip_network
+
+    assert Settings().trusted_proxies == ()
+    monkeypatch.setenv("FLOWDECK_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1 ::1")
+    monkeypatch.setenv("FLOWDECK_SIGNIN_WINDOW", "1h")
+    settings = Settings()
+    assert settings.trusted_proxies == (
+        ip_network("10.0.0.0/8"),
+        ip_network("127.0.0.1/32"),
+        ip_network("::1/128"),
+    )
+    assert settings.signin_window == timedelta(hours=1)
+    monkeypatch.setenv("FLOWDECK_TRUSTED_PROXIES", "proxy.local")
+    with pytest.raises(ConfigError, match=r"FLOWDECK_TRUSTED_PROXIES: .*'proxy.local'"):
+        load_settings()

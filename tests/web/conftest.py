@@ -88,9 +88,19 @@ def page(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
+    # What the Content-Security-Policy refused (an inline script or style) is reported on
+    # the console; it would be a page that looks or works wrong in every browser.
+    refused: list[str] = []
+    tab.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     try:
         yield tab
         assert not errors, f"the page's script failed: {errors}"
+        assert not refused, f"the Content-Security-Policy refused: {refused}"
     finally:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         tab.screenshot(path=str(SCREENSHOTS / f"{_slug(request.node.nodeid)}.png"), full_page=True)

@@ -44,6 +44,7 @@ from flowdeck.engine.worker import Worker, WorkerSettings
 from flowdeck.users import service
 from flowdeck.vault.box import SecretBox, load_key_material
 from flowdeck.web import STATIC_DIR
+from flowdeck.web.headers import SecurityHeadersMiddleware
 from flowdeck.web.pages import auth as auth_pages
 from flowdeck.web.pages import executions as execution_pages
 from flowdeck.web.pages import templates as template_pages
@@ -122,6 +123,8 @@ def create_app(
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    # Outermost: also on the 413 that the body limit answers itself.
+    app.add_middleware(SecurityHeadersMiddleware)
     modules = (
         health,
         auth,

@@ -72,6 +72,11 @@ def invalid(message: str, details: Sequence[Issue] = ()) -> ApiError:
     return ApiError(422, "validation_failed", message, details)
 
 
+def too_many_attempts(message: str, retry_after: int) -> ApiError:
+    """429: refused for now (sign-in throttling); `Retry-After` says for how many seconds."""
+    return ApiError(429, "too_many_attempts", message, headers={"Retry-After": str(retry_after)})
+
+
 def definition_invalid(error: DefinitionError, prefix: str = "definition") -> ApiError:
     """A definition's issues, with paths from the request body's root."""
     details = [Issue(prefixed_path(prefix, issue.path), issue.message) for issue in error.issues]

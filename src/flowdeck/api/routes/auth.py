@@ -18,8 +18,10 @@ from flowdeck.api.deps import (
     csrf_token_for,
     session_signer,
 )
-from flowdeck.api.errors import ApiError
-from flowdeck.users import service
+from flowdeck.api.errors import ApiError, too_many_attempts
+from flowdeck.api.origin import origin
+from flowdeck.config import Settings
+from flowdeck.users import service, throttle
 
 router = APIRouter(route_class=BoundedRoute, prefix="/api", tags=["auth"])
 
@@ -53,10 +55,30 @@ def _user_out(user: service.User) -> dict[str, Any]:
     }
 
 
+def throttle_limits(settings: Settings) -> throttle.Limits:
+    return throttle.Limits(
+        settings.signin_max_failures_per_account,
+        settings.signin_max_failures_per_address,
+        settings.signin_window,
+    )
+
+
+async def check_password(
+    request: Request, conn: ConnDep, email: str, password: str
+) -> service.User | None:
+    """The user with this e-mail and password, or None; 429 too_many_attempts (with
+    Retry-After) while the account or the client's address is throttled."""
+    limits = throttle_limits(request.app.state.settings)
+    try:
+        return await throttle.sign_in(conn, email, password, origin(request).address, limits)
+    except throttle.SignInThrottled as refused:
+        raise too_many_attempts(str(refused), refused.retry_after) from None
+
+
 @router.post("/auth/login", response_model=MeOut)
 async def login(body: Login, request: Request, response: Response, conn: ConnDep) -> dict[str, Any]:
     """Start a browser session (an HttpOnly, SameSite=Lax signed cookie)."""
-    user = await service.authenticate_password(conn, body.email, body.password)
+    user = await check_password(request, conn, body.email, body.password)
     if user is None:
         raise ApiError(401, "invalid_credentials", "The email or the password is wrong.")
     secret = await start_session(request, response, conn, user)
@@ -74,7 +96,7 @@ async def start_session(
         max_age=int(SESSION_TTL.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=request.app.state.settings.cookie_secure,
+        secure=request.app.state.settings.cookie_secure or origin(request).https,
         path="/",
     )
     return secret

@@ -6,7 +6,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from flowdeck.api.deps import SESSION_COOKIE, ConnDep, session_principal
-from flowdeck.api.routes.auth import start_session
+from flowdeck.api.errors import ApiError
+from flowdeck.api.origin import origin
+from flowdeck.api.routes.auth import check_password, start_session
 from flowdeck.users import service
 from flowdeck.web.render import page, redirect
 from flowdeck.web.routing import PageRoute
@@ -22,20 +24,28 @@ from flowdeck.web.session import (
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
-def _login_page(request: Request, next_url: str, error: str | None, email: str = "") -> Response:
+def _login_page(
+    request: Request, next_url: str, error: str | None, email: str = "", status_code: int = 0
+) -> Response:
     token = new_login_token()
     response = page(
         request,
         "login.html",
         None,
-        status_code=401 if error else 200,
+        status_code=status_code or (401 if error else 200),
         login_token=token,
         next_url=next_url,
         error=error,
         email=email,
     )
     response.set_cookie(
-        LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict", path="/login"
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.settings.cookie_secure or origin(request).https,
+        path="/login",
     )
     return response
 
@@ -68,10 +78,15 @@ async def login(request: Request, conn: ConnDep) -> Response:
     if not login_token_matches(request, form.get("csrf_token")):
         return _login_page(request, next_url, "The form expired; please sign in again.")
     user = None
+    shown = email if isinstance(email, str) else ""
     if isinstance(email, str) and isinstance(password, str) and email and password:
-        user = await service.authenticate_password(conn, email.strip(), password)
+        try:
+            user = await check_password(request, conn, email.strip(), password)
+        except ApiError as refused:  # too_many_attempts: the form again, saying so
+            response = _login_page(request, next_url, refused.message, shown, refused.status)
+            response.headers.update(refused.headers or {})
+            return response
     if user is None:
-        shown = email if isinstance(email, str) else ""
         return _login_page(request, next_url, "The email or the password is wrong.", shown)
     response = redirect(next_url)
     await start_session(request, response, conn, user)
