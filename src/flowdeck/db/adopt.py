@@ -60,7 +60,7 @@ class Declared:
     name: str
     type: str  # as format_type() spells it, like `db verify`
     kind: Kind
-    not_null: bool = False
+    not_null: bool | None = False  # None: either (004 makes template_id nullable)
     default: str | None = None  # the query that sets the declared default after a conversion
     aliases: tuple[str, ...] = ()  # older names of the column, renamed when it is missing
     add: str | None = None  # the query that adds it when missing
@@ -68,7 +68,7 @@ class Declared:
 
     @property
     def spelled(self) -> str:
-        return f"{self.type}{' NOT NULL' if self.not_null else ''}"
+        return f"{self.type}{' NOT NULL' if self.not_null is not False else ''}"
 
 
 TIMESTAMPTZ = "timestamp with time zone"
@@ -94,7 +94,7 @@ COLUMNS: dict[str, tuple[Declared, ...]] = {
     ),
     "workflow_executions": (
         Declared("id", "uuid", Kind.ID, not_null=True),
-        Declared("template_id", "character varying(255)", Kind.STRING, not_null=True),
+        Declared("template_id", "character varying(255)", Kind.STRING, not_null=None),
         Declared("user_id", "uuid", Kind.ID, not_null=True),
         Declared(
             "status", "character varying(50)", Kind.STRING, not_null=True, default="default_pending"
@@ -220,7 +220,7 @@ def _plan_column(
             plan.steps.append((Adoption(table, name, f"renamed from {old}"), [rename]))
     if found is None:
         if declared.add is not None:
-            how = "the time of this upgrade" if declared.not_null else "NULL"
+            how = "the time of this upgrade" if declared.not_null is True else "NULL"
             change = f"added ({declared.spelled}; {how} in every row)"
             plan.steps.append(
                 (Adoption(table, name, change), [_statement(declared.add, table, name)])
@@ -228,14 +228,14 @@ def _plan_column(
         elif not declared.added_by_migration:
             plan.problems.append(f"{table}.{name} is missing; expected {declared.spelled}.")
         return
-    if found.not_null and not declared.not_null:
+    if found.not_null and declared.not_null is False:
         change = "NOT NULL dropped (the migrations declare it nullable)"
         plan.steps.append(
             (Adoption(table, name, change), [_statement("drop_not_null", table, name)])
         )
     if found.type != declared.type:
         _plan_conversion(conn, plan, table, declared, found)
-    if declared.not_null and not found.not_null:
+    if declared.not_null is True and not found.not_null:
         nulls = _fetch(conn, "profile_strings", table, found.name)[1]
         if nulls:
             plan.problems.append(
@@ -284,10 +284,12 @@ def _plan_conversion(
         rows, nulls, empty, objects = _fetch(conn, "profile_error", table, current)
         wrapped = rows - nulls - empty - objects
         convert = _statement("error_to_jsonb", table, name)
-        change = (
-            f"{shown} → jsonb ({_count(rows, 'row')}: {_count(objects, 'JSON object')} kept, "
-            f'{wrapped} wrapped as {{"message": ...}}, {empty} empty → NULL, '
-            f"{nulls} NULL as before)"
+        change = f"{shown} → jsonb " + _tally(
+            rows,
+            (objects, "JSON object kept", "JSON objects kept"),
+            (wrapped, 'wrapped as {"message": ...}', 'wrapped as {"message": ...}'),
+            (empty, "empty → NULL", "empty → NULL"),
+            (nulls, "NULL", "NULL"),
         )
     elif declared.kind is Kind.DOCUMENT and found.type == "json":
         rows, nulls, _ = _fetch(conn, "profile_strings", table, current)
@@ -297,9 +299,12 @@ def _plan_conversion(
         rows, nulls, empty, parsed = _fetch(conn, "profile_document", table, current)
         strings = rows - nulls - empty - parsed
         convert = _statement("document_to_jsonb", table, name)
-        change = (
-            f"{shown} → jsonb ({_count(rows, 'row')}: {parsed} parsed as JSON, "
-            f"{strings} kept as JSON strings, {empty} empty → NULL, {nulls} NULL as before)"
+        change = f"{shown} → jsonb " + _tally(
+            rows,
+            (parsed, "parsed as JSON", "parsed as JSON"),
+            (strings, "kept as a JSON string", "kept as JSON strings"),
+            (empty, "empty → NULL", "empty → NULL"),
+            (nulls, "NULL", "NULL"),
         )
     else:
         why = {
@@ -323,3 +328,9 @@ def _varchar_length(type_name: str) -> int | None:
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _tally(rows: int, *parts: tuple[int, str, str]) -> str:
+    """'(5 rows: 2 parsed as JSON, 1 NULL)': the parts that are not zero."""
+    said = [f"{n} {one if n == 1 else many}" for n, one, many in parts if n]
+    return f"({_count(rows, 'row')}{': ' if said else ''}{', '.join(said)})"
