@@ -269,6 +269,23 @@ def test_every_problem_is_reported_at_once(text_error_url: str) -> None:
     assert _unchanged_after_refusal(text_error_url) == before
 
 
+def test_a_conversion_postgresql_refuses_is_rolled_back_and_named(text_error_url: str) -> None:
+    # A legacy report view on the column: PostgreSQL will not change the column's type.
+    with psycopg.connect(text_error_url, autocommit=True) as conn:
+        conn.execute("CREATE VIEW failures AS SELECT id, error FROM workflow_executions")
+    before = _unchanged_after_refusal(text_error_url)
+    with pytest.raises(AdoptionError) as refused:
+        run_migrations(text_error_url)
+    message = str(refused.value)
+    assert message.startswith(
+        f"Adopting {TEXT_ERROR_REPORT[0].replace(': text', ' (text', 1)}) failed: "
+        "cannot alter type of a column used by a view or rule\n"
+    )
+    assert 'Detail: rule _RETURN on view failures depends on column "error"' in message
+    assert message.endswith("\nNothing was changed.")
+    assert _unchanged_after_refusal(text_error_url) == before
+
+
 def test_cli_migrate_prints_what_it_adopted(text_error_url: str) -> None:
     env = flowdeck_env(database_url=text_error_url)
     first = run_flowdeck("db", "migrate", env=env)

@@ -182,9 +182,12 @@ def adopt(conn: psycopg.Connection[TupleRow]) -> list[Adoption]:
                     conn.execute(statement)
                 except psycopg.Error as exc:
                     message = exc.diag.message_primary or str(exc).strip()
+                    detail = (
+                        f"\nDetail: {exc.diag.message_detail}" if exc.diag.message_detail else ""
+                    )
                     raise AdoptionError(
                         f"Adopting {adoption.table}.{adoption.column} ({adoption.change}) "
-                        f"failed: {message}\nNothing was changed."
+                        f"failed: {message}{detail}\nNothing was changed."
                     ) from exc
         conn.execute(query(Q, "drop_json_reader"))
     return [adoption for adoption, _ in plan.steps]
