@@ -205,6 +205,19 @@ def test_a_legacy_database_in_the_declared_shape_needs_no_adoption(empty_db_url:
     assert run_migrations(url) == MigrationReport(adopted=[], applied=ALL_FILES)
 
 
+def test_a_missing_column_is_added_and_a_stray_not_null_dropped(text_error_url: str) -> None:
+    with psycopg.connect(text_error_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE workflow_executions DROP COLUMN output")
+        conn.execute("ALTER TABLE workflow_executions ALTER COLUMN started_at SET NOT NULL")
+    report = run_migrations(text_error_url)
+    assert [str(adoption) for adoption in report.adopted] == [
+        "workflow_executions.output: added (jsonb; NULL in every row)",
+        *TEXT_ERROR_REPORT,
+        "workflow_executions.started_at: NOT NULL dropped (the migrations declare it nullable)",
+    ]
+    assert verify(text_error_url) == []
+
+
 def test_concurrent_runs_adopt_once(text_error_url: str) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         reports = list(pool.map(run_migrations, [text_error_url] * 4))
