@@ -149,6 +149,15 @@ class Adoption:
 class _Plan:
     steps: list[tuple[Adoption, list[sql.Composed]]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    json_reader: bool = False  # pg_temp.flowdeck_adopt_json was created
+
+
+def _json_reader(conn: psycopg.Connection[TupleRow], plan: _Plan) -> None:
+    """Create the temporary JSON reader once, only for text that must be read as JSON
+    (creating it needs the TEMP privilege, which a database in the declared shape does not)."""
+    if not plan.json_reader:
+        conn.execute(query(Q, "create_json_reader"))
+        plan.json_reader = True
 
 
 def adopt(conn: psycopg.Connection[TupleRow]) -> list[Adoption]:
@@ -165,7 +174,6 @@ def adopt(conn: psycopg.Connection[TupleRow]) -> list[Adoption]:
             )
         if not tables:
             return []
-        conn.execute(query(Q, "create_json_reader"))
         plan = _Plan()
         for table, found in tables.items():
             for declared in COLUMNS[table]:
@@ -189,7 +197,8 @@ def adopt(conn: psycopg.Connection[TupleRow]) -> list[Adoption]:
                         f"Adopting {adoption.table}.{adoption.column} ({adoption.change}) "
                         f"failed: {message}{detail}\nNothing was changed."
                     ) from exc
-        conn.execute(query(Q, "drop_json_reader"))
+        if plan.json_reader:
+            conn.execute(query(Q, "drop_json_reader"))
     return [adoption for adoption, _ in plan.steps]
 
 
@@ -284,6 +293,7 @@ def _plan_conversion(
         convert = _statement("to_timestamptz", table, name)
         change = f"{shown} → {declared.type} ({_count(rows - nulls, 'value')} read as UTC)"
     elif declared.kind is Kind.ERROR and (string or found.type == "json"):
+        _json_reader(conn, plan)
         rows, nulls, empty, objects = _fetch(conn, "profile_error", table, current)
         wrapped = rows - nulls - empty - objects
         convert = _statement("error_to_jsonb", table, name)
@@ -299,6 +309,7 @@ def _plan_conversion(
         convert = _statement("json_to_jsonb", table, name)
         change = f"{shown} → jsonb ({_count(rows - nulls, 'value')} kept as they were)"
     elif declared.kind is Kind.DOCUMENT and string:
+        _json_reader(conn, plan)
         rows, nulls, empty, parsed = _fetch(conn, "profile_document", table, current)
         strings = rows - nulls - empty - parsed
         convert = _statement("document_to_jsonb", table, name)
