@@ -33,7 +33,7 @@ from flowdeck.catalog.sync import sync_builtin_templates
 from flowdeck.client import DEFAULT_URL
 from flowdeck.config import Settings, load_settings
 from flowdeck.db.connect import open_database
-from flowdeck.db.migrate import migrate, status
+from flowdeck.db.migrate import migrate, run_migrations, status
 from flowdeck.db.pool import open_pool
 from flowdeck.db.schema import verify
 from flowdeck.engine import limits, watchdog
@@ -344,9 +344,15 @@ async def _work(
 
 @db_app.command("migrate")
 def db_migrate() -> None:
-    """Apply every pending migration (safe to run from many processes at once)."""
+    """Apply every pending migration (safe to run from many processes at once).
+
+    A legacy database is adopted first; each column it converted is printed.
+    """
     with open_database(load_settings()) as url:
-        applied = migrate(url)
+        report = run_migrations(url)
+    for adoption in report.adopted:
+        out.print(f"adopted: {escape(str(adoption))}", soft_wrap=True)
+    applied = report.applied
     if applied:
         out.print(f"Applied {len(applied)} migration(s): {', '.join(applied)}")
     else:

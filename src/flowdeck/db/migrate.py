@@ -8,7 +8,9 @@
   applied stops the runner. Files applied by a newer version are reported, not
   refused, so that old and new processes can overlap in a rolling deploy.
 - A database that already has some of the tables (the legacy application's) is
-  adopted: the files are written with IF NOT EXISTS / DROP ... IF EXISTS.
+  adopted: the files are written with IF NOT EXISTS / DROP ... IF EXISTS, and while the
+  files written against the legacy columns are pending, `adopt` first converts the
+  columns whose types or names differ from what those files expect (flowdeck.db.adopt).
 """
 
 from __future__ import annotations
@@ -28,10 +30,17 @@ import sqlparse
 from psycopg.rows import TupleRow, class_row
 
 from flowdeck.db import admin
+from flowdeck.db.adopt import Adoption, adopt
 from flowdeck.db.queries import query
 from flowdeck.errors import FlowdeckError
 
 Q = "migrations"
+
+# The last file written against the legacy tables' columns as they were (008 maps the
+# legacy statuses and errors). While it, or an earlier file, is pending the legacy tables
+# are adopted first; once it is applied they are in the shape the migrations made, and
+# adoption no longer runs (a later migration may change those columns in its turn).
+ADOPT_BEFORE = "008_engine.sql"
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +177,27 @@ def status(url: str, files: list[MigrationFile] | None = None) -> MigrationStatu
         return compare(read_applied(conn), files if files is not None else load_migrations())
 
 
+@dataclass(frozen=True)
+class MigrationReport:
+    """What a run changed: the legacy columns it adopted, then the files it applied."""
+
+    adopted: list[Adoption]
+    applied: list[str]
+
+
 def migrate(url: str, files: list[MigrationFile] | None = None) -> list[str]:
-    """Apply every pending file; return the names applied (empty when up to date)."""
+    """Apply every pending file; return the names applied (empty when up to date).
+
+    What adoption changed is logged; `run_migrations` returns it.
+    """
+    report = run_migrations(url, files)
+    for adoption in report.adopted:
+        log.info("adopted: %s", adoption)
+    return report.applied
+
+
+def run_migrations(url: str, files: list[MigrationFile] | None = None) -> MigrationReport:
+    """Adopt the legacy tables when needed, then apply every pending file, under the lock."""
     files = files if files is not None else load_migrations()
     with admin.connect(url) as conn:
         conn.execute(query(Q, "lock"))
@@ -179,12 +207,18 @@ def migrate(url: str, files: list[MigrationFile] | None = None) -> list[str]:
                 raise MigrationError("Refusing to migrate: " + "; ".join(state.problems()) + ".")
             for warning in state.warnings():
                 log.warning("%s", warning)
+            adopted = adopt(conn) if needs_adoption(state) else []
             for file in state.pending:
                 _apply(conn, file)
-            return [file.name for file in state.pending]
+            return MigrationReport(adopted, [file.name for file in state.pending])
         finally:
             if not conn.closed and not conn.broken:
                 conn.execute(query(Q, "unlock"))
+
+
+def needs_adoption(state: MigrationStatus) -> bool:
+    """Whether a file written against the legacy columns is still to be applied."""
+    return any(file.name <= ADOPT_BEFORE for file in state.pending)
 
 
 def _apply(conn: psycopg.Connection[TupleRow], file: MigrationFile) -> None:
