@@ -93,10 +93,8 @@ def document_too_complex(error: DocumentTooComplexError) -> ApiError:
 def unstorable(path: str, problem: str) -> ApiError:
     """Text or a number the database cannot hold (a NUL, a lone surrogate, infinity), at
     `path`: 422 naming the field, as any other invalid value."""
-    return invalid(
-        f"The request has a value that cannot be stored at {path or 'its root'}.",
-        [Issue(path, problem)],
-    )
+    where = path or "the request body"
+    return invalid(f"The value at {where} {problem}.", [Issue(path, problem)])
 
 
 def body_refused(error: DocumentError) -> ApiError:
