@@ -56,8 +56,9 @@ class UnstorableValueError(DocumentRefusedError):
         super().__init__(problem, None, message=f"{subject} has {what}{where} that {reason}.")
 
 
-def first_unstorable(data: Any) -> tuple[str, str, bool] | None:
-    """The first string or number in `data` that cannot be stored: (path, problem, is a key).
+def first_unstorable(data: Any, *, numbers: bool = True) -> tuple[str, str, bool] | None:
+    """The first string (or, with `numbers`, number) in `data` that cannot be stored:
+    (path, problem, is a key).
 
     Iterative (parsed JSON may be nested as deeply as the parser allows); called only
     once a cheaper pass has found that there is one, to say where.
@@ -80,7 +81,7 @@ def first_unstorable(data: Any) -> tuple[str, str, bool] | None:
         elif isinstance(node, str):
             if (problem := text_problem(node)) is not None:
                 return path, problem, False
-        elif isinstance(node, float) and (problem := number_problem(node)) is not None:
+        elif numbers and isinstance(node, float) and (problem := number_problem(node)) is not None:
             return path, problem, False
     return None
 

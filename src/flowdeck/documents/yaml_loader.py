@@ -124,9 +124,11 @@ def load_yaml_tree(
     finally:
         if parser is not None:
             parser.dispose()
-    # Text and numbers no database column holds (a "\0" escape, `.inf`): a walk of the
-    # data, as YAML is not on any hot path and the walk costs little beside the parse.
-    found = first_unstorable(data)
+    # Text no database column holds (a "\0" escape): a walk of the data, as YAML is not
+    # on any hot path and the walk costs little beside the parse. Values JSON cannot hold
+    # (`.inf`, dates) are the callers' to refuse, with the definition's own messages
+    # (flowdeck.engine.values.json_problems).
+    found = first_unstorable(data, numbers=False)
     if found is not None:
         path, problem, key = found
         raise UnstorableValueError(subject, path, problem, key=key)
