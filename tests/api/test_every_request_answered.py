@@ -262,3 +262,28 @@ def test_an_imported_yaml_document_with_a_nul_escape_is_422(api: Api) -> None:
     )
     assert_refused(answer, "name")
     assert api.sql("SELECT count(*) AS n FROM user_workflows") == [{"n": 0}]
+
+
+def test_every_operation_declares_its_errors_with_the_one_shape(api: Api) -> None:
+    document = api.get("/api/openapi.json").json()
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+    operations = [
+        (method, path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
+    assert len(operations) > 30
+    for method, path, operation in operations:
+        responses = operation["responses"]
+        expected = {"422", "503"}
+        if path.startswith("/api/") and path not in ("/api/auth/login",):
+            expected |= {"401"}
+        if "{" in path:
+            expected.add("404")
+        if "requestBody" in operation:
+            expected |= {"400", "413", "415"}
+        assert expected <= set(responses), (method, path, sorted(responses))
+        for status in expected:
+            content = responses[status]["content"]["application/json"]["schema"]
+            assert content == error_ref, (method, path, status)
