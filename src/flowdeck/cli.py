@@ -36,8 +36,10 @@ from flowdeck.db.connect import open_database
 from flowdeck.db.migrate import migrate, run_migrations, status
 from flowdeck.db.pool import open_pool
 from flowdeck.db.schema import verify
-from flowdeck.engine import limits, watchdog
-from flowdeck.engine.durations import parse_duration
+from flowdeck.definition import limits
+from flowdeck.definition.durations import parse_duration
+from flowdeck.engine import watchdog
+from flowdeck.engine.maintenance import Maintenance
 from flowdeck.engine.supervisor import (
     SupervisorSettings,
     WorkerSupervisor,
@@ -330,7 +332,9 @@ async def _work(
     pool = open_pool(url, max_size=max(4, settings.concurrency + 2), check=False)
     await pool.open(wait=True, timeout=30)
     try:
-        worker = Worker(pool, url, settings, box=box)
+        worker = Worker(
+            pool, url, settings, box=box, maintenance=Maintenance.beside(pool, settings)
+        )
         if watchdog_file is not None:
             worker.board = watchdog.install(watchdog_file, worker.worker_id)
         loop = asyncio.get_running_loop()

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from flowdeck.engine.limits import ExpressionLimits
+from flowdeck.definition.limits import ExpressionLimits
 from flowdeck.engine.outbound import OutboundPolicy, parse_networks
 from flowdeck.errors import ConfigError
 
@@ -172,7 +172,7 @@ class Settings(BaseSettings):
     @field_validator("signin_window", mode="before")
     @classmethod
     def _window_duration(cls, value: object) -> object:
-        from flowdeck.engine.durations import parse_duration
+        from flowdeck.definition.durations import parse_duration
 
         if isinstance(value, str):
             value = parse_duration(value)
@@ -210,7 +210,7 @@ class Settings(BaseSettings):
 
     def retention(self) -> timedelta | None:
         """FLOWDECK_EXECUTION_RETENTION as a duration; None for 'never'."""
-        from flowdeck.engine.durations import parse_duration
+        from flowdeck.definition.durations import parse_duration
 
         if self.execution_retention.strip().lower() in ("never", "forever", "0"):
             return None

@@ -28,8 +28,8 @@ from flowdeck.catalog.loader import load_builtin_templates
 from flowdeck.cli import app as cli_app
 from flowdeck.config import Settings
 from flowdeck.db.migrate import load_migrations
-from flowdeck.engine.definition import DefinitionError, coerce_inputs, validate_definition
-from flowdeck.engine.steps_schema import STEP_TYPES
+from flowdeck.definition.document import DefinitionError, coerce_inputs, validate_definition
+from flowdeck.definition.steps_schema import STEP_TYPES
 from tests.docs.markdown import Block, blocks
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,8 +16,8 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 
 from flowdeck.db.queries import fetch_row, query
+from flowdeck.engine.scheduler import fire_due
 from flowdeck.triggers.schedule import ScheduleError, next_fire_times
-from flowdeck.triggers.scheduler import fire_due
 from flowdeck.users import service
 from flowdeck.users.credentials import digest
 from tests.api.conftest import Api, error_of

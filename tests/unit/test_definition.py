@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from flowdeck.engine.definition import (
+from flowdeck.definition.document import (
     STEP_TYPES,
     Definition,
     DefinitionError,
@@ -20,7 +20,7 @@ from flowdeck.engine.definition import (
     iter_steps,
     validate_definition,
 )
-from flowdeck.engine.steps_schema import BranchStep, HttpArgs, HttpStep
+from flowdeck.definition.steps_schema import BranchStep, HttpArgs, HttpStep
 
 DESIGN_EXAMPLE = """
 inputs:

@@ -22,6 +22,8 @@ from flowdeck.api.errors import ApiError
 from flowdeck.api.pagination import decode_cursor
 from flowdeck.catalog.loader import CatalogError, load_builtin_templates, load_template_text
 from flowdeck.config import Settings
+from flowdeck.definition.document import InputSpec, coerce_inputs, validate_definition
+from flowdeck.definition.issues import DefinitionError
 from flowdeck.documents import (
     DEFAULT_LIMITS,
     DocumentLimits,
@@ -33,8 +35,6 @@ from flowdeck.documents import (
 )
 from flowdeck.documents.json_loader import count
 from flowdeck.documents.limits import Tally
-from flowdeck.engine.definition import InputSpec, coerce_inputs, validate_definition
-from flowdeck.engine.issues import DefinitionError
 from flowdeck.web.inputs_form import read
 from flowdeck.web.yaml_lines import LineIssue, check_definition_text
 from flowdeck.workflows.documents import parse_text

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from flowdeck.engine.durations import format_duration, parse_duration, validate_cron
+from flowdeck.definition.durations import format_duration, parse_duration, validate_cron
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from flowdeck.engine import limits
-from flowdeck.engine.expressions import (
+from flowdeck.definition import limits
+from flowdeck.definition.expressions import (
     ExpressionError,
     is_expression,
     make_environment,

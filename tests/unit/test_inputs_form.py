@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from starlette.datastructures import FormData
 
-from flowdeck.engine.issues import DefinitionError
+from flowdeck.definition.issues import DefinitionError
 from flowdeck.web.inputs_form import fields, read
 
 DECLARED: dict[str, Any] = {

@@ -40,6 +40,7 @@ from flowdeck.db.connect import open_database
 from flowdeck.db.migrate import load_migrations, migrate
 from flowdeck.db.pool import open_pool
 from flowdeck.engine.events import FinishedListener
+from flowdeck.engine.maintenance import Maintenance
 from flowdeck.engine.worker import Worker, WorkerSettings
 from flowdeck.users import service
 from flowdeck.vault.box import SecretBox, load_key_material
@@ -106,7 +107,13 @@ def create_app(
                 worker_pool = open_pool(url, max_size=worker.concurrency + 2, check=False)
                 await worker_pool.open(wait=True, timeout=30)
                 stack.push_async_callback(worker_pool.close)
-                in_process = Worker(worker_pool, url, worker, box=app.state.box)
+                in_process = Worker(
+                    worker_pool,
+                    url,
+                    worker,
+                    box=app.state.box,
+                    maintenance=Maintenance.beside(worker_pool, worker),
+                )
                 background.append(asyncio.create_task(in_process.run(), name="worker"))
                 stack.push_async_callback(_stop_worker, in_process, background[-1])
             stack.push_async_callback(_cancel, background[0])

@@ -19,8 +19,9 @@ from itsdangerous import BadSignature, Signer
 from psycopg_pool import AsyncConnectionPool
 
 from flowdeck.api.errors import ApiError
+from flowdeck.db.types import Conn
 from flowdeck.users import credentials, service
-from flowdeck.users.service import Conn, User
+from flowdeck.users.service import User
 
 SESSION_COOKIE = "flowdeck_session"
 CSRF_HEADER = "X-CSRF-Token"

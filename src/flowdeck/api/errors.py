@@ -20,6 +20,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from flowdeck.definition.document import DefinitionError, Issue
+from flowdeck.definition.issues import join_path
 from flowdeck.documents import (
     DEFAULT_LIMITS,
     DocumentError,
@@ -27,8 +29,6 @@ from flowdeck.documents import (
     UnstorableValueError,
     load_json,
 )
-from flowdeck.engine.definition import DefinitionError, Issue
-from flowdeck.engine.issues import join_path
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
+from flowdeck.definition.issues import join_path, json_problems
 from flowdeck.documents import BoundedSafeLoader, DocumentError, load_yaml
-from flowdeck.engine.issues import join_path, json_problems
 from flowdeck.errors import FlowdeckError
 
 __all__ = [
@@ -221,7 +221,7 @@ def _definition_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     """What the engine's validator finds in the definition part of the file."""
     # Imported here: the catalog's files can be read (and their YAML checked) by code
     # that does not need the engine.
-    from flowdeck.engine.definition import DefinitionError, validate_definition
+    from flowdeck.definition.document import DefinitionError, validate_definition
 
     definition = {key: document[key] for key in DEFINITION_KEYS if key in document}
     if isinstance(definition.get("goal"), str):

@@ -8,7 +8,7 @@ from psycopg.types.json import Jsonb
 
 from flowdeck.catalog.loader import BuiltinTemplate, load_builtin_templates
 from flowdeck.db.queries import query
-from flowdeck.users.service import Conn
+from flowdeck.db.types import Conn
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
 
 import psycopg
 
-from flowdeck.config import Settings
 from flowdeck.db import admin
 from flowdeck.db.embedded import EmbeddedPostgres
 
@@ -17,13 +18,24 @@ log = logging.getLogger(__name__)
 EMBEDDED_DATABASE = "flowdeck"
 
 
+class DatabaseSettings(Protocol):
+    """What is read here: flowdeck.config.Settings (not imported: config is above db)."""
+
+    @property
+    def database_url(self) -> str | None: ...
+
+    @property
+    def data_dir(self) -> Path: ...
+
+
 @contextmanager
-def open_database(settings: Settings) -> Iterator[str]:
+def open_database(settings: DatabaseSettings) -> Iterator[str]:
     """Yield the URL of Flowdeck's database for as long as the block runs.
 
-    With FLOWDECK_DATABASE_URL set, that URL is checked and yielded. Otherwise the
-    embedded server is started (or joined), its `flowdeck` database created if
-    missing, and this process's handle released when the block ends.
+    With a database URL (FLOWDECK_DATABASE_URL), that URL is checked and yielded.
+    Otherwise the embedded server (its data in the data dir) is started (or joined),
+    its `flowdeck` database created if missing, and this process's handle released
+    when the block ends.
     """
     if settings.database_url:
         admin.connect(settings.database_url).close()

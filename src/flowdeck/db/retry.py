@@ -11,7 +11,7 @@ from typing import TypeVar
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from flowdeck.users.service import Conn
+from flowdeck.db.types import Conn
 
 log = logging.getLogger(__name__)
 

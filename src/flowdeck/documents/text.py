@@ -88,7 +88,7 @@ def first_unstorable(data: Any, *, numbers: bool = True) -> tuple[str, str, bool
 
 def join(path: str, key: str) -> str:
     """`path.key`, or `path["a b"]` for a key that is not a plain name (the form of the
-    definition's issue paths, `flowdeck.engine.issues.join_path`, which is above this
+    definition's issue paths, `flowdeck.definition.issues.join_path`, which is above this
     package). json.dumps escapes a NUL or a surrogate, so the path can always be shown."""
     if _PLAIN_KEY.match(key):
         return f"{path}.{key}" if path else key

@@ -127,7 +127,7 @@ def load_yaml_tree(
     # Text no database column holds (a "\0" escape): a walk of the data, as YAML is not
     # on any hot path and the walk costs little beside the parse. Values JSON cannot hold
     # (`.inf`, dates) are the callers' to refuse, with the definition's own messages
-    # (flowdeck.engine.values.json_problems).
+    # (flowdeck.definition.values.json_problems).
     found = first_unstorable(data, numbers=False)
     if found is not None:
         path, problem, key = found

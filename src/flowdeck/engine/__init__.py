@@ -1,1 +1,2 @@
-"""The execution engine: definitions, expressions, durations (and, later, the runner)."""
+"""The execution runtime: the runner (replay, run, record), the worker and its supervisor,
+the journal, starting executions, events, retention, the step types' code (steps/)."""

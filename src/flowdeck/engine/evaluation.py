@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flowdeck.definition.expressions import ExpressionError, render
+from flowdeck.definition.values import storable_problem
 from flowdeck.engine import watchdog
-from flowdeck.engine.expressions import ExpressionError, render
-from flowdeck.engine.values import storable_problem
 
 
 def evaluate(

@@ -12,11 +12,11 @@ from psycopg_pool import AsyncConnectionPool
 
 from flowdeck.db.queries import query
 from flowdeck.db.retry import with_connection
-from flowdeck.engine.definition import DefinitionError
+from flowdeck.db.types import Conn
+from flowdeck.definition.document import DefinitionError
 from flowdeck.engine.runner import Interrupted, StepResult
 from flowdeck.engine.start import NotStartable, start_execution
 from flowdeck.engine.steps.base import Child, StepError
-from flowdeck.users.service import Conn
 from flowdeck.vault.mask import NO_SECRETS, Masker
 
 Q = "executions"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flowdeck.db.queries import query
-from flowdeck.users.service import Conn
+from flowdeck.db.types import Conn
 
 BATCH = 1000
 

@@ -32,9 +32,9 @@ from typing import Any, Protocol
 import httpx
 import psycopg
 
+from flowdeck.definition.expressions import ExpressionError
+from flowdeck.definition.issues import join_path
 from flowdeck.engine.evaluation import evaluate, expression_error
-from flowdeck.engine.expressions import ExpressionError
-from flowdeck.engine.issues import join_path
 from flowdeck.engine.outbound import OutboundPolicy
 from flowdeck.engine.states import FINISHED_STEP, ExecutionStatus, StepStatus
 from flowdeck.engine.step_policy import StepPolicy

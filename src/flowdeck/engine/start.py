@@ -12,10 +12,10 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from flowdeck.db.queries import fetch_row, query
-from flowdeck.engine.definition import coerce_inputs, validate_definition
-from flowdeck.engine.durations import parse_duration
+from flowdeck.db.types import Conn
+from flowdeck.definition.document import coerce_inputs, validate_definition
+from flowdeck.definition.durations import parse_duration
 from flowdeck.errors import FlowdeckError
-from flowdeck.users.service import Conn
 
 Q = "executions"
 TRIGGERS = frozenset({"manual", "api", "schedule", "webhook", "workflow"})

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flowdeck.engine.durations import parse_duration
-from flowdeck.engine.expressions import is_expression
+from flowdeck.definition.durations import parse_duration
+from flowdeck.definition.expressions import is_expression
 
 
 @dataclass(frozen=True)

@@ -43,15 +43,15 @@ from psycopg_pool import AsyncConnectionPool
 
 from flowdeck.db.queries import query
 from flowdeck.db.retry import with_connection
+from flowdeck.db.types import Conn
+from flowdeck.engine import lifecycle
 from flowdeck.engine.journal import Journal, recorded_steps
+from flowdeck.engine.maintenance import Maintenance
 from flowdeck.engine.outbound import OutboundPolicy, http_client
-from flowdeck.engine.retention import delete_expired
 from flowdeck.engine.runner import Execution, Interrupted, Outcome, Runner
 from flowdeck.engine.states import ExecutionStatus
 from flowdeck.engine.steps.base import Suspend
 from flowdeck.engine.watchdog import Board
-from flowdeck.triggers.scheduler import fire_due
-from flowdeck.users.service import Conn
 from flowdeck.vault.box import SecretBox, SecretUnreadable
 from flowdeck.vault.mask import Masker
 from flowdeck.vault.store import secret_values
@@ -87,6 +87,7 @@ class Worker:
     worker_id: str = field(default_factory=new_worker_id)
     box: SecretBox | None = None  # None: this worker runs no execution that uses secrets
     board: Board | None = None  # the supervisor's watchdog page, when supervised
+    maintenance: Maintenance | None = None  # rescuer, retention, schedules, run beside
 
     def __post_init__(self) -> None:
         self._running: dict[UUID, asyncio.Task[None]] = {}
@@ -103,8 +104,9 @@ class Worker:
         background = [
             asyncio.create_task(self._listen(), name="listen"),
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
-            asyncio.create_task(self._rescue(), name="rescue"),
         ]
+        if self.maintenance is not None:
+            background.append(asyncio.create_task(self.maintenance.run(), name="maintenance"))
         if self.board is not None:
             background.append(asyncio.create_task(self.board.beat_forever(), name="beat"))
         try:
@@ -245,7 +247,7 @@ class Worker:
                     )
                     cancelled = await cur.fetchone()
                     if cancelled is not None:
-                        await self._ended(conn, execution_id, cancelled["parent_execution_id"])
+                        await lifecycle.ended(conn, execution_id, cancelled["parent_execution_id"])
             else:
                 log.warning("execution %s: lease lost; another worker has it", execution_id)
         except asyncio.CancelledError:
@@ -275,21 +277,12 @@ class Worker:
                         "crash_limit": self.settings.crash_limit,
                     },
                 )
-                await self._announce(conn, await cur.fetchall())
+                await lifecycle.announce(conn, await cur.fetchall())
 
         try:
             await with_connection(self.pool, crash)
         except psycopg.Error as error:
             log.warning("execution %s: could not record the crash (%s)", execution_id, error)
-
-    async def _announce(self, conn: Conn, rows: list[dict[str, Any]]) -> None:
-        """In the transaction that requeued or ended executions without their worker:
-        wake the workers for the requeued, and say so for the ended (waking parents)."""
-        if any(row["status"] == ExecutionStatus.QUEUED for row in rows):
-            await conn.execute(query(Q, "notify_queued"))
-        for row in rows:
-            if row["status"] in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
-                await self._ended(conn, row["id"], row["parent_execution_id"])
 
     async def _finish(self, execution_id: UUID, attempt: int, outcome: Outcome) -> None:
         async def finish(conn: Conn) -> bool:
@@ -318,29 +311,8 @@ class Worker:
             log.warning("execution %s: finished elsewhere; result dropped", execution_id)
             return False
         if ended["parent_execution_id"] is not None:
-            await self._wake_parent(conn, execution_id)
+            await lifecycle.wake_parent(conn, execution_id)
         return True
-
-    async def _ended(self, conn: Conn, execution_id: UUID, parent_id: UUID | None) -> None:
-        """In the transaction that ended an execution its worker did not finish (cancelled,
-        or failed at the crash limit): say so, and wake its parent."""
-        await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
-        if parent_id is not None:
-            await self._wake_parent(conn, execution_id)
-
-    async def _wake_parent(self, conn: Conn, execution_id: UUID) -> None:
-        """In the transaction that ended a child execution: wake its waiting parent.
-
-        The parent's row is locked first: a parent still running cannot commit its
-        suspend until this commits, and the check that follows its suspend then sees
-        that the child has ended (see wake_ready_one).
-        """
-        cur = await conn.execute(query(Q, "lock_parent"), {"child_id": execution_id})
-        if await cur.fetchone() is None:
-            return
-        cur = await conn.execute(query(Q, "wake_parent"), {"child_id": execution_id})
-        if await cur.fetchone() is not None:
-            await conn.execute(query(Q, "notify_queued"))
 
     # --- durable waiting -----------------------------------------------------------------
 
@@ -367,7 +339,7 @@ class Worker:
                 if suspended is None:
                     return None
                 if suspended["status"] == ExecutionStatus.CANCELLED:
-                    await self._ended(conn, execution_id, suspended["parent_execution_id"])
+                    await lifecycle.ended(conn, execution_id, suspended["parent_execution_id"])
                 else:
                     await conn.execute(query(Q, "notify_waiting"), {"id": execution_id})
                 status: str = suspended["status"]
@@ -417,47 +389,6 @@ class Worker:
             except psycopg.Error as exc:
                 log.warning("heartbeat failed (%s); retrying", exc)
 
-    async def _rescue(self) -> None:
-        swept_at = 0.0
-        while True:
-            if self.settings.retention is not None:
-                now = asyncio.get_running_loop().time()
-                if now - swept_at >= self.settings.retention_interval:
-                    swept_at = now
-                    await self._sweep(self.settings.retention)
-            try:
-                async with self.pool.connection() as conn:
-                    async with conn.transaction():
-                        cur = await conn.execute(
-                            query(Q, "rescue"), {"crash_limit": self.settings.crash_limit}
-                        )
-                        rescued = await cur.fetchall()
-                        await self._announce(conn, rescued)
-                    if rescued:
-                        log.warning("rescued %d execution(s) whose lease expired", len(rescued))
-                    cur = await conn.execute(query(Q, "wake_ready"))
-                    if await cur.fetchall():
-                        await conn.execute(query(Q, "notify_queued"))
-            except psycopg.Error as exc:
-                log.warning("rescuer failed (%s); retrying", exc)
-            try:
-                async with self.pool.connection() as conn:
-                    fired = await fire_due(conn, datetime.now(UTC))
-                    if fired:
-                        log.info("schedules started %d execution(s)", fired)
-            except psycopg.Error as exc:
-                log.warning("scheduler failed (%s); retrying", exc)
-            await asyncio.sleep(self.settings.rescue_interval)
-
-    async def _sweep(self, retention: timedelta) -> None:
-        """Delete expired executions a batch at a time (every worker may; SKIP LOCKED)."""
-        try:
-            async with self.pool.connection() as conn:
-                while (deleted := await delete_expired(conn, retention)) > 0:
-                    log.info("retention: deleted %d finished execution(s)", deleted)
-        except psycopg.Error as exc:
-            log.warning("retention sweep failed (%s); will try again", exc)
-
     async def _listen(self) -> None:
         """Wake the claim loop on NOTIFY; reconnect when the connection drops."""
         while True:
@@ -491,7 +422,7 @@ class Worker:
             cur = await conn.execute(
                 query(Q, "release"), {"ids": unfinished, "worker_id": self.worker_id}
             )
-            await self._announce(conn, await cur.fetchall())
+            await lifecycle.announce(conn, await cur.fetchall())
         log.info("released %d unfinished execution(s) to the queue", len(unfinished))
 
 

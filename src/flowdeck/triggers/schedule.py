@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from flowdeck.engine.durations import validate_cron
+from flowdeck.definition.durations import validate_cron
 
 # Wider than any offset change, so that the wall-clock walk never misses a match whose
 # instant falls on the other side of an overlap from where the walk starts.

@@ -10,15 +10,13 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg import AsyncConnection
-from psycopg.rows import DictRow
 
 from flowdeck.db.queries import fetch_row, query
+from flowdeck.db.types import Conn
 from flowdeck.errors import FlowdeckError
 from flowdeck.users import credentials
 
 Q = "users"
-Conn = AsyncConnection[DictRow]
 
 BOOTSTRAP_EMAIL = "admin@flowdeck.local"
 SIGNING_KEY_SETTING = "session_signing_key"

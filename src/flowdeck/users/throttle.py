@@ -16,9 +16,10 @@ from datetime import timedelta
 from ipaddress import IPv4Address, IPv6Address, IPv6Network
 
 from flowdeck.db.queries import query
+from flowdeck.db.types import Conn
 from flowdeck.errors import FlowdeckError
 from flowdeck.users import service
-from flowdeck.users.service import Conn, User
+from flowdeck.users.service import User
 
 Q = "throttle"
 PRUNE_BATCH = 1000

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from flowdeck.db.queries import fetch_row, query
-from flowdeck.users.service import Conn
+from flowdeck.db.types import Conn
 from flowdeck.vault.box import SecretBox
 
 Q = "secrets"

@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from flowdeck.definition.issues import DefinitionError, Issue
 from flowdeck.documents import (
     DEFAULT_LIMITS,
     DocumentLimits,
@@ -23,7 +24,6 @@ from flowdeck.documents import (
     MalformedDocumentError,
     load_json,
 )
-from flowdeck.engine.issues import DefinitionError, Issue
 
 PREFIX = "input."
 

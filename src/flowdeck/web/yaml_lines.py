@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from flowdeck.definition.issues import DefinitionError, json_problems
 from flowdeck.documents import (
     DEFAULT_LIMITS,
     DocumentLimits,
@@ -24,7 +25,6 @@ from flowdeck.documents import (
     MalformedDocumentError,
     load_yaml_tree,
 )
-from flowdeck.engine.issues import DefinitionError, json_problems
 from flowdeck.workflows.documents import check_definition, ordered_definition
 
 # One path part: `.name`, `name` at the start, `[3]` or `["quoted key"]`.

@@ -11,6 +11,14 @@ from typing import Any
 
 import yaml
 
+from flowdeck.definition.document import (
+    DefinitionError,
+    InputSpec,
+    Issue,
+    coerce_inputs,
+    validate_definition,
+)
+from flowdeck.definition.issues import json_problems
 from flowdeck.documents import (
     DEFAULT_LIMITS,
     DocumentLimits,
@@ -18,14 +26,6 @@ from flowdeck.documents import (
     load_json,
     load_yaml,
 )
-from flowdeck.engine.definition import (
-    DefinitionError,
-    InputSpec,
-    Issue,
-    coerce_inputs,
-    validate_definition,
-)
-from flowdeck.engine.issues import json_problems
 
 EXPORT_KIND = "flowdeck/workflow"
 EXPORT_VERSION = 1

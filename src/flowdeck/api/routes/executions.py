@@ -19,10 +19,12 @@ from flowdeck.api.deps import ConnDep, CurrentUser
 from flowdeck.api.errors import ApiError, definition_invalid, not_found
 from flowdeck.api.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page
 from flowdeck.db.queries import fetch_row, query
-from flowdeck.engine.definition import DefinitionError
+from flowdeck.db.types import Conn
+from flowdeck.definition.document import DefinitionError
+from flowdeck.engine import lifecycle
 from flowdeck.engine.start import NotStartable, start_execution
 from flowdeck.engine.states import FINAL, ExecutionStatus
-from flowdeck.users.service import Conn, User
+from flowdeck.users.service import User
 
 router = APIRouter(route_class=BoundedRoute, tags=["executions"])
 
@@ -222,16 +224,7 @@ async def get_execution(execution_id: UUID, user: CurrentUser, conn: ConnDep) ->
 async def cancel_execution(execution_id: UUID, user: CurrentUser, conn: ConnDep) -> dict[str, Any]:
     """Cancel: a queued or waiting execution at once, a running one at its next step."""
     async with conn.transaction():
-        # A child cancelled here ends at once: its waiting parent must learn of it now
-        # (lock first, as the worker does when a child finishes; see lock_parent).
-        await conn.execute(query(Q, "lock_parent"), {"child_id": execution_id})
-        cur = await conn.execute(query(Q, "cancel"), {"id": execution_id, "user_id": user.id})
-        cancelled = await cur.fetchone()
-        if cancelled is not None and cancelled["status"] == "cancelled":
-            await conn.execute(query(Q, "notify_finished"), {"id": execution_id})
-            cur = await conn.execute(query(Q, "wake_parent"), {"child_id": execution_id})
-            if await cur.fetchone() is not None:
-                await conn.execute(query(Q, "notify_queued"))
+        cancelled = await lifecycle.cancel(conn, user.id, execution_id)
     if cancelled is None:
         current = await fetch_execution(conn, user, execution_id)  # 404 when not mine
         raise ApiError(

@@ -34,6 +34,8 @@ from flowdeck.api.errors import (
     unstorable,
 )
 from flowdeck.db.queries import fetch_row, query
+from flowdeck.db.types import Conn
+from flowdeck.definition.document import DefinitionError, validate_definition
 from flowdeck.documents import (
     DocumentLimits,
     DocumentTooComplexError,
@@ -42,11 +44,9 @@ from flowdeck.documents import (
     load_json,
     text_problem,
 )
-from flowdeck.engine.definition import DefinitionError, validate_definition
 from flowdeck.engine.start import NotStartable, start_execution
 from flowdeck.engine.states import FINAL, ExecutionStatus
 from flowdeck.users import credentials
-from flowdeck.users.service import Conn
 
 router = APIRouter(route_class=BoundedRoute, tags=["webhooks"])
 

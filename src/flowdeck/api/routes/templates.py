@@ -16,7 +16,7 @@ from flowdeck.api.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, p
 from flowdeck.api.patch import NotNull
 from flowdeck.api.timestamps import Timestamp
 from flowdeck.db.queries import query
-from flowdeck.engine.definition import DefinitionError, validate_definition
+from flowdeck.definition.document import DefinitionError, validate_definition
 
 router = APIRouter(
     route_class=BoundedRoute, prefix="/api/templates", tags=["templates"], dependencies=[SIGNED_IN]

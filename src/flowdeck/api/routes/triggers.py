@@ -21,10 +21,11 @@ from flowdeck.api.deps import ConnDep, CurrentUser
 from flowdeck.api.errors import definition_invalid, invalid, not_found
 from flowdeck.api.patch import NotNull
 from flowdeck.db.queries import fetch_row, query
-from flowdeck.engine.definition import DefinitionError, Issue
+from flowdeck.db.types import Conn
+from flowdeck.definition.document import DefinitionError, Issue
 from flowdeck.triggers.schedule import ScheduleError, check_cron, next_fire_times, zone_of
 from flowdeck.users.credentials import digest
-from flowdeck.users.service import Conn, User
+from flowdeck.users.service import User
 from flowdeck.workflows import documents
 
 router = APIRouter(route_class=BoundedRoute, tags=["triggers"])

@@ -28,13 +28,14 @@ from flowdeck.api.errors import (
 from flowdeck.api.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page
 from flowdeck.api.patch import NotNull
 from flowdeck.db.queries import fetch_row, query
+from flowdeck.db.types import Conn
+from flowdeck.definition.document import DefinitionError, InputSpec, Issue
 from flowdeck.documents import (
     DocumentTooComplexError,
     MalformedDocumentError,
     UnstorableValueError,
 )
-from flowdeck.engine.definition import DefinitionError, InputSpec, Issue
-from flowdeck.users.service import Conn, User
+from flowdeck.users.service import User
 from flowdeck.workflows import documents
 
 router = APIRouter(route_class=BoundedRoute, tags=["workflows"])

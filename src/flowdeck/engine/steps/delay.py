@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from flowdeck.engine.durations import parse_duration
+from flowdeck.definition.durations import parse_duration
 from flowdeck.engine.steps.base import DurableRun, StepError, Suspend
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from flowdeck.engine.durations import parse_duration
+from flowdeck.definition.durations import parse_duration
 from flowdeck.engine.outbound import OutboundRefused
 from flowdeck.engine.steps.base import StepError, StepRun
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from flowdeck.engine.durations import format_duration, parse_duration
+from flowdeck.definition.durations import format_duration, parse_duration
 from flowdeck.engine.steps.base import DurableRun, StepError, Suspend
 
 

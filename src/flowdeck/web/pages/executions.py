@@ -19,9 +19,9 @@ from flowdeck.api.routes import executions as executions_api
 from flowdeck.api.routes import signals as signals_api
 from flowdeck.api.routes import workflows as workflows_api
 from flowdeck.db.queries import query
-from flowdeck.engine.checks import steps_by_id
+from flowdeck.db.types import Conn
+from flowdeck.definition.checks import steps_by_id
 from flowdeck.engine.states import FINAL, ExecutionStatus
-from flowdeck.users.service import Conn
 from flowdeck.web import timeline
 from flowdeck.web.render import fragment, page, redirect
 from flowdeck.web.routing import PageRoute

@@ -12,7 +12,7 @@ from flowdeck.api.errors import ApiError
 from flowdeck.api.pagination import MAX_LIMIT
 from flowdeck.api.routes import templates as templates_api
 from flowdeck.api.routes import workflows as workflows_api
-from flowdeck.engine.issues import DefinitionError
+from flowdeck.definition.issues import DefinitionError
 from flowdeck.web import inputs_form
 from flowdeck.web.render import page, redirect
 from flowdeck.web.routing import PageRoute

@@ -21,9 +21,9 @@ from flowdeck.api.routes import executions as executions_api
 from flowdeck.api.routes import triggers as triggers_api
 from flowdeck.api.routes import workflows as workflows_api
 from flowdeck.db.queries import query
-from flowdeck.engine.issues import DefinitionError
+from flowdeck.db.types import Conn
+from flowdeck.definition.issues import DefinitionError
 from flowdeck.engine.start import NotStartable, start_execution
-from flowdeck.users.service import Conn
 from flowdeck.web import inputs_form
 from flowdeck.web.render import page, redirect
 from flowdeck.web.routing import PageRoute

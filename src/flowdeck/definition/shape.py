@@ -17,9 +17,9 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from flowdeck.engine.expressions import is_expression
-from flowdeck.engine.issues import Issue, did_you_mean, join_path
-from flowdeck.engine.steps_schema import STEP_TYPES, StepBase
+from flowdeck.definition.expressions import is_expression
+from flowdeck.definition.issues import Issue, did_you_mean, join_path
+from flowdeck.definition.steps_schema import STEP_TYPES, StepBase
 
 _ID_RULE = "use letters, digits and underscores, not starting with a digit"
 

@@ -34,8 +34,8 @@ from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace, missing, object_type_repr
 
-from flowdeck.engine import limits
-from flowdeck.engine.limits import MAX_EXPONENT, MAX_RANGE, MAX_SLOW_FILTER_INPUT, MAX_WIDTH
+from flowdeck.definition import limits
+from flowdeck.definition.limits import MAX_EXPONENT, MAX_RANGE, MAX_SLOW_FILTER_INPUT, MAX_WIDTH
 from flowdeck.errors import FlowdeckError
 
 LOOP_GUARD = "flowdeck_loop_guard"  # the name every {% for %} iterable is wrapped in

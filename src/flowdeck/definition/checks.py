@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flowdeck.engine.expressions import (
+from flowdeck.definition.expressions import (
     CONTEXT_NAMES,
     GLOBAL_NAMES,
     ExpressionError,
@@ -25,8 +25,8 @@ from flowdeck.engine.expressions import (
     parse_expression,
     reference_paths,
 )
-from flowdeck.engine.issues import Issue, did_you_mean, join_path
-from flowdeck.engine.steps_schema import STEP_RESULT_FIELDS, STEP_TYPES
+from flowdeck.definition.issues import Issue, did_you_mean, join_path
+from flowdeck.definition.steps_schema import STEP_RESULT_FIELDS, STEP_TYPES
 
 # Keys holding nested steps, per control-flow type: they are walked as steps, not values.
 NESTED_KEYS: Mapping[str, frozenset[str]] = {

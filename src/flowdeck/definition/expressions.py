@@ -25,9 +25,9 @@ from jinja2.environment import Template, TemplateExpression
 from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from flowdeck.engine import limits
-from flowdeck.engine.issues import join_path
-from flowdeck.engine.sandbox import (
+from flowdeck.definition import limits
+from flowdeck.definition.issues import join_path
+from flowdeck.definition.sandbox import (
     GLOBAL_NAMES,
     LOOP_GUARD,
     ExpressionError,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flowdeck.engine import limits
-from flowdeck.engine.issues import join_path
+from flowdeck.definition import limits
+from flowdeck.definition.issues import join_path
 
 _SCALARS = (str, int, float, bool, type(None))
 _PLAIN_SCALARS = frozenset({int, bool, type(None)})  # nothing to check or count

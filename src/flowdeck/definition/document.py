@@ -22,12 +22,11 @@ from pydantic import (
     model_validator,
 )
 
-from flowdeck.documents import DocumentRefusedError, MalformedDocumentError, load_json, load_yaml
-from flowdeck.engine.checks import static_issues
-from flowdeck.engine.expressions import is_expression
-from flowdeck.engine.issues import DefinitionError, Issue, did_you_mean, join_path, sort_issues
-from flowdeck.engine.shape import known_keys, shape_issues
-from flowdeck.engine.steps_schema import (
+from flowdeck.definition.checks import static_issues
+from flowdeck.definition.expressions import is_expression
+from flowdeck.definition.issues import DefinitionError, Issue, did_you_mean, join_path, sort_issues
+from flowdeck.definition.shape import known_keys, shape_issues
+from flowdeck.definition.steps_schema import (
     STEP_TYPES,
     LiteralTimeout,
     Name,
@@ -35,6 +34,7 @@ from flowdeck.engine.steps_schema import (
     StepBase,
     StrictModel,
 )
+from flowdeck.documents import DocumentRefusedError, MalformedDocumentError, load_json, load_yaml
 
 __all__ = [
     "STEP_TYPES",

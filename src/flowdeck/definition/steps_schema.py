@@ -25,8 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from flowdeck.engine.durations import parse_duration
-from flowdeck.engine.expressions import is_expression
+from flowdeck.definition.durations import parse_duration
+from flowdeck.definition.expressions import is_expression
 
 ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 

@@ -16,10 +16,10 @@ from typing import Any
 import psycopg
 
 from flowdeck.db.queries import query
-from flowdeck.engine.definition import DefinitionError
+from flowdeck.db.types import Conn
+from flowdeck.definition.document import DefinitionError
 from flowdeck.engine.start import NotStartable, start_execution
 from flowdeck.triggers.schedule import ScheduleError, due_fire_times, next_fire_times
-from flowdeck.users.service import Conn
 
 log = logging.getLogger(__name__)
 
