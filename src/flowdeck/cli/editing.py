@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from flowdeck.cli_remote.common import err, out
+from flowdeck.cli.common import err, out
 from flowdeck.client import Client, FlowdeckApiError, Workflow
 from flowdeck.documents import DocumentError
 from flowdeck.errors import ConfigError

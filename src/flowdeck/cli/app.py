@@ -28,8 +28,9 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from flowdeck import cli_remote
 from flowdeck.catalog.sync import sync_builtin_templates
+from flowdeck.cli import executions, templates, workflows
+from flowdeck.cli.login import login
 from flowdeck.client import DEFAULT_URL
 from flowdeck.config import Settings, load_settings
 from flowdeck.db.connect import open_database
@@ -255,7 +256,13 @@ def templates_sync() -> None:
     )
 
 
-cli_remote.register(app, templates_app)
+# The client commands, over the API (`flowdeck.client`).
+app.command("login")(login)
+templates_app.command("list")(templates.list_templates)
+templates_app.command("show")(templates.show_template)
+app.add_typer(workflows.app, name="workflows")
+app.command("run")(executions.run)
+app.add_typer(executions.app, name="executions")
 
 
 @app.command("worker")

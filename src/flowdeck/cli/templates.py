@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from flowdeck.cli_remote.common import (
+from flowdeck.cli.common import (
     CursorOption,
     JsonFlag,
     LimitOption,

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from flowdeck.cli_remote.common import (
+from flowdeck.cli.common import (
     CursorOption,
     JsonFlag,
     LimitOption,
@@ -24,7 +24,7 @@ from flowdeck.cli_remote.common import (
     print_json,
     when,
 )
-from flowdeck.cli_remote.editing import edit_workflow, print_saved
+from flowdeck.cli.editing import edit_workflow, print_saved
 from flowdeck.client import Page, WorkflowSummary
 from flowdeck.errors import ConfigError
 

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from flowdeck.cli_remote.common import (
+from flowdeck.cli.common import (
     EXIT_EXECUTION_FAILED,
     CursorOption,
     InputsFileOption,
@@ -29,7 +29,7 @@ from flowdeck.cli_remote.common import (
     took,
     when,
 )
-from flowdeck.cli_remote.progress import follow
+from flowdeck.cli.progress import follow
 from flowdeck.client import Client, Execution, FlowdeckApiError
 
 app = typer.Typer(
