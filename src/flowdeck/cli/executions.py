@@ -10,7 +10,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from flowdeck.cli.common import (
-    EXIT_EXECUTION_FAILED,
     CursorOption,
     InputsFileOption,
     InputsOption,
@@ -19,16 +18,15 @@ from flowdeck.cli.common import (
     WaitFlag,
     compact,
     connect,
-    err,
     find_workflow,
     more_hint,
-    out,
     print_json,
     read_inputs,
     styled,
     took,
     when,
 )
+from flowdeck.cli.console import EXIT_EXECUTION_FAILED, err, out
 from flowdeck.cli.progress import follow
 from flowdeck.client import Client, Execution, FlowdeckApiError
 

@@ -16,14 +16,13 @@ from flowdeck.cli.common import (
     LimitOption,
     compact,
     connect,
-    err,
     find_workflow,
     more_hint,
-    out,
     parse_pairs,
     print_json,
     when,
 )
+from flowdeck.cli.console import err, out
 from flowdeck.cli.editing import edit_workflow, print_saved
 from flowdeck.client import Page, WorkflowSummary
 from flowdeck.errors import ConfigError
