@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flowdeck.cli import _exit_on_sigterm
+from flowdeck.cli.app import _exit_on_sigterm
 from flowdeck.db.embedded import EmbeddedPostgres, prepare_data_dir, prune_dead_handles
 from flowdeck.errors import ConfigError, DatabaseUnavailableError
 

@@ -16,11 +16,10 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from flowdeck.cli_remote.common import err, out
+from flowdeck.cli.console import EXIT_FAILURE, err, out
 from flowdeck.client import Client, FlowdeckApiError, Workflow
 from flowdeck.documents import DocumentError
 from flowdeck.errors import ConfigError
-from flowdeck.workflows.documents import parse_text
 
 EDITABLE = ("name", "description", "category", "config", "definition")
 
@@ -50,7 +49,7 @@ def edit_workflow(client: Client, workflow: Workflow) -> Workflow | None:
             if typer.confirm("Edit the file again?", default=True, err=True):
                 continue
             err.print(f"Your edits are kept in {path}", soft_wrap=True)
-            raise typer.Exit(1) from None
+            raise typer.Exit(EXIT_FAILURE) from None
         path.unlink()
         return saved
 
@@ -72,6 +71,10 @@ def _open_editor(path: Path) -> None:
 
 
 def _changes(text: str) -> dict[str, Any]:
+    # Imported here: it brings the definition language (the engine, Jinja2), which no
+    # other client command needs.
+    from flowdeck.workflows.documents import parse_text
+
     data = parse_text(text)
     if not isinstance(data, dict):
         raise ConfigError("The document must be a mapping with name and definition.")

@@ -9,8 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from flowdeck.cli_remote.common import (
-    EXIT_EXECUTION_FAILED,
+from flowdeck.cli.common import (
     CursorOption,
     InputsFileOption,
     InputsOption,
@@ -19,17 +18,16 @@ from flowdeck.cli_remote.common import (
     WaitFlag,
     compact,
     connect,
-    err,
     find_workflow,
     more_hint,
-    out,
     print_json,
     read_inputs,
     styled,
     took,
     when,
 )
-from flowdeck.cli_remote.progress import follow
+from flowdeck.cli.console import EXIT_EXECUTION_FAILED, err, out
+from flowdeck.cli.progress import follow
 from flowdeck.client import Client, Execution, FlowdeckApiError
 
 app = typer.Typer(

@@ -1,4 +1,5 @@
-"""`flowdeck templates list|show`: the catalog, over the API."""
+"""`flowdeck templates list|show|sync`: browse the template catalog (over the API), and
+add or update its built-in templates (on the database, for the operator)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,37 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from flowdeck.cli_remote.common import (
+from flowdeck.cli.common import (
     CursorOption,
     JsonFlag,
     LimitOption,
     compact,
     connect,
     more_hint,
-    out,
     print_json,
 )
+from flowdeck.cli.console import highlighted_out, out
 from flowdeck.client import Page, TemplateSummary
 
+app = typer.Typer(help="The template catalog.", no_args_is_help=True)
 
+
+@app.command("sync")
+def templates_sync() -> None:
+    """Add and update the built-in templates (usage counts are kept)."""
+    # On the database, unlike list and show: imported when it runs, so that the database
+    # driver and the catalog stay out of the client commands' imports.
+    from flowdeck.catalog.sync import sync_builtin_templates
+    from flowdeck.cli import database
+
+    result = database.run(sync_builtin_templates)
+    highlighted_out.print(
+        f"Templates: {len(result.inserted)} added, {len(result.updated)} updated, "
+        f"{len(result.unchanged)} unchanged."
+    )
+
+
+@app.command("list")
 def list_templates(
     search: Annotated[
         str | None, typer.Option("--search", "-q", help="Words in name, goal or category.")
@@ -60,6 +79,7 @@ def list_templates(
     more_hint(page.next_cursor)
 
 
+@app.command("show")
 def show_template(
     template_id: Annotated[
         str, typer.Argument(help="The template's id, e.g. website-uptime-check.")

@@ -1,9 +1,5 @@
-"""What every client command shares: the consoles, the client, JSON output, inputs given
-as name=value, finding a workflow by id or name, and how times are shown.
-
-Exit codes: 0 success, 1 an error (printed on stderr by `flowdeck.cli.main`), 2 a usage
-error (Typer's), 3 an execution that failed, was cancelled or skipped.
-"""
+"""What every client command (over the API) shares: the client, JSON output, inputs
+given as name=value, finding a workflow by id or name, and how times are shown."""
 
 from __future__ import annotations
 
@@ -17,18 +13,12 @@ from uuid import UUID
 
 import typer
 from pydantic import BaseModel
-from rich.console import Console
 
 from flowdeck import humanize
+from flowdeck.cli.console import err
 from flowdeck.client import Client, FlowdeckApiError, Workflow
 from flowdeck.documents import DocumentRefusedError, MalformedDocumentError, load_json
 from flowdeck.errors import ConfigError
-
-EXIT_EXECUTION_FAILED = 3  # the command worked; the execution did not succeed
-
-# Piped output is read by scripts and people alike: don't cut table cells at 80 columns.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON only (on stdout), for scripts.")]
 LimitOption = Annotated[int, typer.Option(min=1, max=200, help="How many at most (a page).")]

@@ -10,21 +10,20 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from flowdeck.cli_remote.common import (
+from flowdeck.cli.common import (
     CursorOption,
     JsonFlag,
     LimitOption,
     compact,
     connect,
-    err,
     find_workflow,
     more_hint,
-    out,
     parse_pairs,
     print_json,
     when,
 )
-from flowdeck.cli_remote.editing import edit_workflow, print_saved
+from flowdeck.cli.console import err, out
+from flowdeck.cli.editing import edit_workflow, print_saved
 from flowdeck.client import Page, WorkflowSummary
 from flowdeck.errors import ConfigError
 

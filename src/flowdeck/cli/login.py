@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flowdeck.cli_remote.common import err, out
+from flowdeck.cli.console import err, out
 from flowdeck.client import Client
 from flowdeck.client.config import config_path, resolve, write_config_file
 from flowdeck.errors import ConfigError

@@ -13,7 +13,8 @@ from rich.markup import escape
 from rich.spinner import Spinner
 from rich.text import Text
 
-from flowdeck.cli_remote.common import compact, err, out, styled, took
+from flowdeck.cli.common import compact, styled, took
+from flowdeck.cli.console import err, out
 from flowdeck.client import Client, StatusEvent, StepEvent
 
 MARK = {"succeeded": "[green]✓[/green]", "failed": "[red]✗[/red]", "skipped": "[dim]-[/dim]"}
