@@ -230,6 +230,19 @@ def unexpected_error() -> ApiError:
     return ApiError(500, "internal_error", "Flowdeck hit an unexpected error; it has been logged.")
 
 
+class TrackedSend:
+    """`send` that remembers whether the answer has started (after which a middleware
+    that catches an error can no longer answer in its place)."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self.send(message)
+
+
 class UnexpectedErrorMiddleware:
     """Answer any exception no handler took with the one error shape, logged once.
 
@@ -245,19 +258,13 @@ class UnexpectedErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked)
         except Exception:
             # The person sees a stable message and a reference to the log, never a trace.
             log.exception("unexpected error on %s %s", scope["method"], scope["path"])
-            if not started:
+            if not tracked.started:
                 await _response(unexpected_error())(scope, receive, send)
 
 
