@@ -232,43 +232,40 @@ def test_each_pair_moves_only_where_transitions_allows(db_url: str, source: S) -
     assert asyncio.run(check()) == []
 
 
-def test_retry_starts_again_only_what_ended_without_success(db_url: str) -> None:
+async def _start_again(
+    conn: Conn, ids: Ids, way: str, source: ExecutionStatus, user: UUID
+) -> dict[str, Any]:
+    if way == "retry":
+        return await lifecycle.retry(conn, user, ids.execution)
+    return await lifecycle.rerun(conn, user, ids.execution, {"n": 1} if source.final else None)
+
+
+@pytest.mark.parametrize("way", ["retry", "rerun"])
+def test_retry_and_rerun_start_a_new_execution_and_leave_the_old_one(db_url: str, way: str) -> None:
+    """retry: only a failed or cancelled execution, with its inputs (`retry_of`); rerun:
+    any, from the start, with new inputs or the old ones."""
+
     async def check() -> None:
         async with await _connect(db_url) as conn:
             ids = await _setup(conn)
             for source in S:
                 await _put(conn, ids, source, False)
                 before = await _row(conn, ids)
-                if source in RETRYABLE:
-                    new = await lifecycle.retry(conn, ids.user, ids.execution)
-                    assert (new["status"], new["retry_of"]) == ("queued", ids.execution)
+                if way == "rerun" or source in RETRYABLE:
+                    new = await _start_again(conn, ids, way, source, ids.user)
+                    assert new["status"] == "queued"
+                    if way == "retry":
+                        assert (new["retry_of"], new["inputs"]) == (ids.execution, {"n": 2})
+                    else:
+                        inputs = {"n": 1} if source.final else {"n": 2}
+                        assert (new["retry_of"], new["inputs"]) == (None, inputs)
                 else:
                     with pytest.raises(LifecycleError) as refused:
-                        await lifecycle.retry(conn, ids.user, ids.execution)
+                        await _start_again(conn, ids, way, source, ids.user)
                     assert refused.value.code == "not_retryable"
                 assert await _row(conn, ids) == before
-            with pytest.raises(LifecycleError) as missing:
-                await lifecycle.retry(conn, uuid4(), ids.execution)  # not this user's
-            assert missing.value.code == "not_found"
-
-    asyncio.run(check())
-
-
-def test_rerun_starts_any_execution_again_from_the_start(db_url: str) -> None:
-    async def check() -> None:
-        async with await _connect(db_url) as conn:
-            ids = await _setup(conn)
-            for source in S:
-                await _put(conn, ids, source, False)
-                before = await _row(conn, ids)
-                new = await lifecycle.rerun(
-                    conn, ids.user, ids.execution, {"n": 1} if source.final else None
-                )
-                assert (new["status"], new["retry_of"]) == ("queued", None)
-                assert new["inputs"] == ({"n": 1} if source.final else {"n": 2})
-                assert await _row(conn, ids) == before
-            with pytest.raises(LifecycleError) as missing:
-                await lifecycle.rerun(conn, uuid4(), ids.execution, None)
+            with pytest.raises(LifecycleError) as missing:  # not this user's
+                await _start_again(conn, ids, way, S.FAILED, uuid4())
             assert missing.value.code == "not_found"
 
     asyncio.run(check())
