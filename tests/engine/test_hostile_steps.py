@@ -4,11 +4,12 @@ raises, values that are not JSON, settings written as expressions."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from flowdeck.engine.steps import ACTIONS
+from flowdeck.engine.steps import REGISTRY
 from flowdeck.engine.steps.base import StepRun
 from tests.api.conftest import Api, error_of
 from tests.engine.conftest import run, steps_of
@@ -21,7 +22,7 @@ async def _raising(args: Mapping[str, Any], run: StepRun) -> Any:  # noqa: ARG00
 def test_a_step_that_raises_fails_itself_and_the_worker_goes_on(
     engine: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setitem(ACTIONS, "log", _raising)
+    monkeypatch.setitem(REGISTRY, "log", replace(REGISTRY["log"], run=_raising))
     ada = engine.person("ada")
     definition = {
         "steps": [

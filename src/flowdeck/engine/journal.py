@@ -14,8 +14,8 @@ from flowdeck.db.queries import query
 from flowdeck.db.retry import with_connection
 from flowdeck.db.types import Conn
 from flowdeck.definition.document import DefinitionError
+from flowdeck.engine import lifecycle
 from flowdeck.engine.runner import Interrupted, StepResult
-from flowdeck.engine.start import NotStartable, start_execution
 from flowdeck.engine.steps.base import Child, StepError
 from flowdeck.vault.mask import NO_SECRETS, Masker
 
@@ -144,7 +144,7 @@ class Journal:
                     retryable=False,
                 )
             try:
-                child_id, _ = await start_execution(
+                child_id, _ = await lifecycle.start(
                     conn,
                     user_id,
                     workflow_id=found[0]["id"],
@@ -156,7 +156,7 @@ class Journal:
                     idempotency_key=f"{self.execution_id}:{path}",
                     parent_execution_id=self.execution_id,
                 )
-            except NotStartable as exc:
+            except lifecycle.NotStartable as exc:
                 raise StepError(f"workflow {workflow!r}: {exc}", retryable=False) from None
             except DefinitionError as exc:  # its inputs (or its definition) do not fit
                 raise StepError(

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from flowdeck.db.queries import query
 from flowdeck.db.types import Conn, Pool
 from flowdeck.engine import lifecycle
 from flowdeck.engine.retention import delete_expired
@@ -28,8 +27,6 @@ if TYPE_CHECKING:  # the worker composes maintenance; only its settings' type is
     from flowdeck.engine.worker import WorkerSettings
 
 log = logging.getLogger(__name__)
-
-Q = "executions"
 
 
 @dataclass
@@ -78,14 +75,12 @@ class Maintenance:
         """Requeue (or, at the crash limit, fail) executions whose lease expired, and
         wake the waiting ones that have what they wait for."""
         async with conn.transaction():
-            cur = await conn.execute(query(Q, "rescue"), {"crash_limit": self.crash_limit})
-            rescued = await cur.fetchall()
+            rescued = await lifecycle.rescue(conn, self.crash_limit)
             await lifecycle.announce(conn, rescued)
         if rescued:
             log.warning("rescued %d execution(s) whose lease expired", len(rescued))
-        cur = await conn.execute(query(Q, "wake_ready"))
-        if await cur.fetchall():
-            await conn.execute(query(Q, "notify_queued"))
+        async with conn.transaction():
+            await lifecycle.wake_ready(conn)
 
     async def sweep(self, retention: timedelta) -> None:
         """Delete expired executions a batch at a time (every worker may; SKIP LOCKED)."""

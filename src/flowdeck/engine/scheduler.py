@@ -18,7 +18,7 @@ import psycopg
 from flowdeck.db.queries import query
 from flowdeck.db.types import Conn
 from flowdeck.definition.document import DefinitionError
-from flowdeck.engine.start import NotStartable, start_execution
+from flowdeck.engine import lifecycle
 from flowdeck.triggers.schedule import ScheduleError, due_fire_times, next_fire_times
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ async def _fire(conn: Conn, trigger: dict[str, Any], now: datetime) -> int:
         if await cur.fetchone() is None:
             continue  # another scheduler has fired this one
         try:
-            execution_id, _ = await start_execution(
+            execution_id, _ = await lifecycle.start(
                 conn,
                 trigger["user_id"],
                 workflow_id=trigger["user_workflow_id"],
@@ -75,7 +75,7 @@ async def _fire(conn: Conn, trigger: dict[str, Any], now: datetime) -> int:
                 trigger="schedule",
                 idempotency_key=f"schedule:{trigger['id']}:{fire_at.isoformat()}",
             )
-        except (NotStartable, DefinitionError) as exc:
+        except (lifecycle.NotStartable, DefinitionError) as exc:
             # Recorded (the fire has no execution) and skipped: the others still run.
             log.warning(
                 "schedule %s could not start its workflow at %s: %s",

@@ -1,4 +1,5 @@
-"""Execution and step states, and the one table of allowed execution transitions.
+"""Execution and step states, and the one table of allowed execution transitions
+(made by the functions of engine/lifecycle, each of which says which edges it makes).
 
 Every transition is a guarded `UPDATE ... WHERE status = <from>`: zero rows means
 another process moved the execution first (a rescuer, a cancel), never an error.
@@ -53,6 +54,11 @@ TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
     S.CANCELLED: frozenset(),
     S.SKIPPED: frozenset(),
 }
+
+
+# What retry starts again from: an execution that ended without succeeding, and was not
+# skipped (its conditions would not hold again).
+RETRYABLE = frozenset({ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
 
 
 def allowed(source: ExecutionStatus, target: ExecutionStatus) -> bool:

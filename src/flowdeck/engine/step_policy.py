@@ -8,6 +8,12 @@ from typing import Any
 
 from flowdeck.definition.durations import parse_duration
 from flowdeck.definition.expressions import is_expression
+from flowdeck.definition.steps_schema import Retry
+from flowdeck.engine.steps.base import field_default
+
+ATTEMPTS: int = field_default(Retry, "attempts")
+BACKOFF: str | int | float = field_default(Retry, "backoff")
+MAX_BACKOFF = 3600.0  # seconds: the longest backoff when the step sets no max_backoff
 
 
 @dataclass(frozen=True)
@@ -31,11 +37,13 @@ class StepPolicy:
         limit = seconds(timeout, "timeout") if timeout is not None else None
         retry = step.get("retry")
         if retry is None:  # most steps: one attempt, and no duration to read
-            return cls(attempts=1, backoff=1.0, cap=3600.0, seconds=limit)
+            return cls(attempts=1, backoff=0.0, cap=MAX_BACKOFF, seconds=limit)
         max_backoff = retry.get("max_backoff")
         return cls(
-            attempts=int(retry.get("attempts", 3)),
-            backoff=seconds(retry.get("backoff", "1s"), "retry.backoff"),
-            cap=seconds(max_backoff, "retry.max_backoff") if max_backoff is not None else 3600.0,
+            attempts=int(retry.get("attempts", ATTEMPTS)),
+            backoff=seconds(retry.get("backoff", BACKOFF), "retry.backoff"),
+            cap=seconds(max_backoff, "retry.max_backoff")
+            if max_backoff is not None
+            else MAX_BACKOFF,
             seconds=limit,
         )

@@ -21,6 +21,7 @@ with -9 does what killing an unsupervised worker does.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import logging
 import os
@@ -34,12 +35,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import UUID
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from flowdeck.db.queries import query
+from flowdeck.engine import lifecycle
 from flowdeck.engine.watchdog import Mark, Reader
 
 log = logging.getLogger(__name__)
@@ -174,21 +176,20 @@ class WorkerSupervisor:
     def _record_stall(self, worker_id: str, mark: Mark | None) -> None:
         """Fail the step the worker was stuck in (and release the rest), or, when it was
         stuck outside any expression, count a crash for each execution it held."""
+        # This thread runs no event loop (it watches a process): one for the transaction.
+        asyncio.run(self._record_stall_in(worker_id, mark))
+
+    async def _record_stall_in(self, worker_id: str, mark: Mark | None) -> None:
         limit = self.settings.block_seconds
-        with psycopg.connect(
-            self.settings.database_url, connect_timeout=10, row_factory=dict_row
-        ) as conn:
+        async with (
+            await psycopg.AsyncConnection.connect(
+                self.settings.database_url, connect_timeout=10, row_factory=dict_row
+            ) as conn,
+            conn.transaction(),
+        ):
             if mark is None:
-                conn.execute(
-                    query(Q, "crash"),
-                    {
-                        "id": None,
-                        "execution_attempt": None,
-                        "worker_id": worker_id,
-                        "reason": f"its worker was held for more than {limit:g} s",
-                        "crash_limit": self.settings.crash_limit,
-                    },
-                )
+                reason = f"its worker was held for more than {limit:g} s"
+                await lifecycle.crash(conn, worker_id, reason, self.settings.crash_limit)
             else:
                 error = {
                     "message": f"{mark.where}: the step held its worker for more than "
@@ -196,20 +197,11 @@ class WorkerSupervisor:
                     "path": mark.where,
                     "step": mark.step,
                 }
-                conn.execute(
-                    query(Q, "fail_stalled"),
-                    {
-                        "id": mark.execution_id,
-                        "worker_id": worker_id,
-                        "path": mark.step,
-                        "step_id": mark.step_id,
-                        "step_type": mark.step_type,
-                        "error": Jsonb(error),
-                    },
-                )
-                conn.execute(query(Q, "release"), {"ids": None, "worker_id": worker_id})
+                step = {"path": mark.step, "step_id": mark.step_id, "step_type": mark.step_type}
+                await lifecycle.fail_stalled(conn, UUID(mark.execution_id), worker_id, step, error)
+                await lifecycle.release(conn, worker_id, None)
             # Parents of what ended here are woken by the rescuer's wake_ready.
-            conn.execute(query(Q, "notify_queued"))
+            await conn.execute(query(Q, "notify_queued"))
 
 
 def _describe(returncode: int | None) -> str:

@@ -38,10 +38,8 @@ from uuid import UUID
 
 import psycopg
 from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from flowdeck.db.queries import query
 from flowdeck.db.retry import with_connection
 from flowdeck.db.types import Conn
 from flowdeck.engine import lifecycle
@@ -58,7 +56,6 @@ from flowdeck.vault.store import secret_values
 
 log = logging.getLogger(__name__)
 
-Q = "executions"
 TIMER_CHECK_INTERVAL = 0.5  # seconds between looks at other workers' timers
 
 
@@ -173,17 +170,11 @@ class Worker:
         self._timer_fired = False
         self._timers_checked_at = now
         async with self.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(query(Q, "wake_due"))
-            if await cur.fetchall():
-                await conn.execute(query(Q, "notify_queued"))
+            await lifecycle.wake_due(conn)
 
     async def _claim(self, limit: int) -> int:
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                query(Q, "claim"),
-                {"limit": limit, "worker_id": self.worker_id, "lease": self.settings.lease},
-            )
-            rows = await cur.fetchall()
+            rows = await lifecycle.claim(conn, self.worker_id, self.settings.lease, limit)
         for row in rows:
             task = asyncio.create_task(self._execute(row), name=f"execution {row['id']}")
             self._running[row["id"]] = task
@@ -242,12 +233,7 @@ class Worker:
         except Interrupted as interruption:
             if interruption.reason == "cancelled":
                 async with self.pool.connection() as conn, conn.transaction():
-                    cur = await conn.execute(
-                        query(Q, "cancel_running_requested"), {"id": execution_id}
-                    )
-                    cancelled = await cur.fetchone()
-                    if cancelled is not None:
-                        await lifecycle.ended(conn, execution_id, cancelled["parent_execution_id"])
+                    await lifecycle.stop_cancelled(conn, execution_id)
             else:
                 log.warning("execution %s: lease lost; another worker has it", execution_id)
         except asyncio.CancelledError:
@@ -267,17 +253,15 @@ class Worker:
 
         async def crash(conn: Conn) -> None:
             async with conn.transaction():
-                cur = await conn.execute(
-                    query(Q, "crash"),
-                    {
-                        "id": execution_id,
-                        "worker_id": self.worker_id,
-                        "execution_attempt": attempt,
-                        "reason": reason[:500],
-                        "crash_limit": self.settings.crash_limit,
-                    },
+                crashed = await lifecycle.crash(
+                    conn,
+                    self.worker_id,
+                    reason[:500],
+                    self.settings.crash_limit,
+                    execution_id=execution_id,
+                    attempt=attempt,
                 )
-                await lifecycle.announce(conn, await cur.fetchall())
+                await lifecycle.announce(conn, crashed)
 
         try:
             await with_connection(self.pool, crash)
@@ -287,32 +271,20 @@ class Worker:
     async def _finish(self, execution_id: UUID, attempt: int, outcome: Outcome) -> None:
         async def finish(conn: Conn) -> bool:
             async with conn.transaction():
-                return await self._record_outcome(conn, execution_id, attempt, outcome)
+                return await lifecycle.finish(
+                    conn,
+                    execution_id,
+                    self.worker_id,
+                    attempt,
+                    outcome.status,
+                    outcome.outputs,
+                    outcome.error,
+                )
 
         if await with_connection(self.pool, finish):
             self.finished += 1
-
-    async def _record_outcome(
-        self, conn: Conn, execution_id: UUID, attempt: int, outcome: Outcome
-    ) -> bool:
-        cur = await conn.execute(
-            query(Q, "finish"),
-            {
-                "id": execution_id,
-                "worker_id": self.worker_id,
-                "execution_attempt": attempt,
-                "status": str(outcome.status),
-                "outputs": Jsonb(outcome.outputs),
-                "error": Jsonb(outcome.error) if outcome.error is not None else None,
-            },
-        )
-        ended = await cur.fetchone()
-        if ended is None:
+        else:
             log.warning("execution %s: finished elsewhere; result dropped", execution_id)
-            return False
-        if ended["parent_execution_id"] is not None:
-            await lifecycle.wake_parent(conn, execution_id)
-        return True
 
     # --- durable waiting -----------------------------------------------------------------
 
@@ -324,26 +296,11 @@ class Worker:
         if deadline is not None and (until is None or deadline < until):
             until = deadline  # wake to fail it when the execution's time is up
 
-        async def suspend(conn: Conn) -> str | None:
+        async def suspend(conn: Conn) -> ExecutionStatus | None:
             async with conn.transaction():
-                cur = await conn.execute(
-                    query(Q, "suspend"),
-                    {
-                        "id": execution_id,
-                        "worker_id": self.worker_id,
-                        "execution_attempt": row["attempt"],
-                        "until": until,
-                    },
+                return await lifecycle.suspend(
+                    conn, execution_id, self.worker_id, row["attempt"], until
                 )
-                suspended = await cur.fetchone()
-                if suspended is None:
-                    return None
-                if suspended["status"] == ExecutionStatus.CANCELLED:
-                    await lifecycle.ended(conn, execution_id, suspended["parent_execution_id"])
-                else:
-                    await conn.execute(query(Q, "notify_waiting"), {"id": execution_id})
-                status: str = suspended["status"]
-                return status
 
         status = await with_connection(self.pool, suspend)
         if status is None:
@@ -357,11 +314,7 @@ class Worker:
             # execution still running and could not wake it: look once more, now that
             # `waiting` is committed.
             async with conn.transaction():
-                cur = await conn.execute(query(Q, "wake_ready_one"), {"id": execution_id})
-                if await cur.fetchone() is None:
-                    return False
-                await conn.execute(query(Q, "notify_queued"))
-                return True
+                return await lifecycle.wake_ready(conn, execution_id) > 0
 
         if not await with_connection(self.pool, wake_if_ready) and until is not None:
             delay = max(0.0, (until - datetime.now(UTC)).total_seconds())
@@ -378,13 +331,8 @@ class Worker:
                 continue
             try:
                 async with self.pool.connection() as conn:
-                    await conn.execute(
-                        query(Q, "heartbeat"),
-                        {
-                            "ids": list(self._running),
-                            "worker_id": self.worker_id,
-                            "lease": self.settings.lease,
-                        },
+                    await lifecycle.renew(
+                        conn, self.worker_id, list(self._running), self.settings.lease
                     )
             except psycopg.Error as exc:
                 log.warning("heartbeat failed (%s); retrying", exc)
@@ -419,10 +367,8 @@ class Worker:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         async with self.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(
-                query(Q, "release"), {"ids": unfinished, "worker_id": self.worker_id}
-            )
-            await lifecycle.announce(conn, await cur.fetchall())
+            released = await lifecycle.release(conn, self.worker_id, unfinished)
+            await lifecycle.announce(conn, released)
         log.info("released %d unfinished execution(s) to the queue", len(unfinished))
 
 

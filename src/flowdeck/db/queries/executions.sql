@@ -207,12 +207,12 @@ LIMIT %(limit)s
 
 -- --- durable waiting: delay, wait (signals), workflow (child executions) -----------------
 -- A waiting execution holds no worker. It goes back to the queue (waiting -> queued) when
--- its timer is due (wake_due), when a signal or a child it waits for arrives (wake_ready,
--- wake_ready_one, wake_parent), and nothing else; cancel ends it at once.
+-- its timer is due (wake_due), when a signal or a child it waits for arrives (wake_ready_one,
+-- wake_parent), and nothing else; cancel ends it at once.
 
 -- name: step_suspend
 -- The step waits: its output keeps what it waits for (a time, a signal, a child), so a
--- replay re-enters it, and wake_ready can tell what would wake the execution.
+-- replay re-enters it, and wake_ready_one can tell what would wake the execution.
 INSERT INTO workflow_execution_steps
   (execution_id, path, step_id, step_type, status, attempt, output, started_at)
 SELECT %(id)s, %(path)s, %(step_id)s, %(step_type)s, 'waiting', %(attempt)s, %(output)s,
@@ -253,31 +253,18 @@ WHERE id IN (
 RETURNING id
 
 -- name: wake_ready_one
--- One waiting execution goes back to the queue if a step of it waits for a signal that
--- has arrived, or for a child that has ended. Run after every change that may wake it
--- (a signal kept, a suspend committed), so a wake-up that raced a suspend is not lost.
-UPDATE workflow_executions e SET status = 'queued', scheduled_at = now()
-WHERE e.id = %(id)s AND e.status = 'waiting' AND EXISTS (
-  SELECT 1 FROM workflow_execution_steps s
-  WHERE s.execution_id = e.id AND s.status = 'waiting' AND (
-    (s.step_type = 'wait' AND EXISTS (
-      SELECT 1 FROM execution_signals g
-      WHERE g.execution_id = e.id AND g.name = s.output->>'signal' AND g.consumed_at IS NULL))
-    OR (s.step_type = 'workflow' AND EXISTS (
-      SELECT 1 FROM workflow_executions c
-      WHERE c.id = (s.output->>'child')::uuid
-        AND c.status IN ('succeeded', 'failed', 'cancelled', 'skipped')))
-  )
-)
-RETURNING e.id
-
--- name: wake_ready
--- The same for every waiting execution, a few at a time: the rescuer's safety net for a
+-- Waiting executions go back to the queue when a step of theirs waits for a signal that
+-- has arrived, or for a child that has ended: the one given (id), run after every change
+-- that may wake it (a signal kept, a suspend committed) so that a wake-up that raced a
+-- suspend is not lost; or (id NULL) any, a few at a time: the rescuer's safety net for a
 -- wake-up nobody sent (a child cancelled through the API while queued or waiting).
+-- SKIP LOCKED costs the one given nothing: whoever holds its row wakes it or ends it (a
+-- child's end, a cancel, another signal, the rescuer) or is its own worker's suspend,
+-- whose check follows. (Named for the signals route, which asks for it by this name.)
 UPDATE workflow_executions SET status = 'queued', scheduled_at = now()
 WHERE id IN (
   SELECT e.id FROM workflow_executions e
-  WHERE e.status = 'waiting' AND EXISTS (
+  WHERE e.status = 'waiting' AND (%(id)s::uuid IS NULL OR e.id = %(id)s) AND EXISTS (
     SELECT 1 FROM workflow_execution_steps s
     WHERE s.execution_id = e.id AND s.status = 'waiting' AND (
       (s.step_type = 'wait' AND EXISTS (

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
+from pydantic import BaseModel
 
 from flowdeck.engine.outbound import OutboundPolicy
+
+if TYPE_CHECKING:  # control-flow steps run nested steps through the runner
+    from flowdeck.engine.runner import Runner
 
 
 class StepError(Exception):
@@ -98,3 +102,22 @@ class DurableRun:
     started_at: datetime  # when the step first started: timers count from here
     state: dict[str, Any] | None  # what the step recorded when it last suspended
     store: DurableStore
+
+
+def field_default(model: type[BaseModel], name: str) -> Any:
+    """A field's default as the definition's model declares it: the engine reads it from
+    there (once, at import) rather than writing it again."""
+    return model.model_fields[name].get_default(call_default_factory=True)
+
+
+@dataclass
+class ControlRun:
+    """One run of a control-flow step: where it is, what it sees, and the runner."""
+
+    flow: Runner  # run_steps, evaluate, recorded
+    step: dict[str, Any]
+    path: str
+    where: str
+    scope: Mapping[str, Any]  # the step results visible to it
+    extra: Mapping[str, Any]  # `item` and `loop` inside a foreach
+    context: Mapping[str, Any]  # what its own expressions see

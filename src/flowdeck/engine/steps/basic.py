@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flowdeck.engine.steps.base import StepError, StepRun
+from flowdeck.definition.steps_schema import LogArgs
+from flowdeck.engine.steps.base import StepError, StepRun, field_default
+
+LEVEL: str = field_default(LogArgs, "level")
 
 
 async def run_set(args: Mapping[str, Any], run: StepRun) -> Any:  # noqa: ARG001 (one signature)
@@ -15,7 +18,7 @@ async def run_set(args: Mapping[str, Any], run: StepRun) -> Any:  # noqa: ARG001
 
 async def run_log(args: Mapping[str, Any], run: StepRun) -> Any:
     message = str(args.get("message", ""))
-    level = str(args.get("level", "info"))
+    level = str(args.get("level", LEVEL))
     run.log(message, level)
     return {"message": message, "level": level}
 

@@ -9,16 +9,18 @@ from typing import Any
 import httpx
 
 from flowdeck.definition.durations import parse_duration
+from flowdeck.definition.steps_schema import HttpArgs
 from flowdeck.engine.outbound import OutboundRefused
-from flowdeck.engine.steps.base import StepError, StepRun
+from flowdeck.engine.steps.base import StepError, StepRun, field_default
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 DEFAULT_TIMEOUT = 30.0
 MAX_BODY = 10 * 1024 * 1024
+METHOD: str = field_default(HttpArgs, "method")
 
 
 async def run_http(args: Mapping[str, Any], run: StepRun) -> Any:
-    method = str(args.get("method", "GET")).upper()
+    method = str(args.get("method", METHOD)).upper()
     headers = {str(k): str(v) for k, v in (args.get("headers") or {}).items()}
     idempotent = run.step.get("idempotent")
     if idempotent is None:

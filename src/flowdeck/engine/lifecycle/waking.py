@@ -1,5 +1,5 @@
-"""The execution lifecycle: the transitions that more than one caller makes, each in one
-place, used by the API, the worker and maintenance alike.
+"""The transitions out of waiting and into an end without a worker: wake (a timer, a
+signal, a child), cancel; and what an execution's end sets off (ended, announce).
 
 Each function runs inside the caller's transaction (it commits nothing itself), so an
 execution's change and what it sets off — waking workers, telling followers it ended,
@@ -18,12 +18,32 @@ from flowdeck.engine.states import ExecutionStatus
 Q = "executions"
 
 
+async def wake_due(conn: Conn) -> int:
+    """waiting -> queued for the executions whose timer is due (a few at a time)."""
+    cur = await conn.execute(query(Q, "wake_due"))
+    woken = len(await cur.fetchall())
+    if woken:
+        await conn.execute(query(Q, "notify_queued"))
+    return woken
+
+
+async def wake_ready(conn: Conn, execution_id: UUID | None = None) -> int:
+    """waiting -> queued for an execution that has what it waits for (a signal, a
+    child's end): the one given, or (None) any, a few at a time."""
+    cur = await conn.execute(query(Q, "wake_ready_one"), {"id": execution_id})
+    woken = len(await cur.fetchall())
+    if woken:
+        await conn.execute(query(Q, "notify_queued"))
+    return woken
+
+
 async def wake_parent(conn: Conn, execution_id: UUID) -> None:
-    """In the transaction that ended a child execution: wake its waiting parent.
+    """waiting -> queued for the parent of a child execution that just ended, in the
+    transaction that ended it.
 
     The parent's row is locked first: a parent still running cannot commit its
     suspend until this commits, and the check that follows its suspend then sees
-    that the child has ended (see wake_ready_one).
+    that the child has ended (see wake_ready).
     """
     cur = await conn.execute(query(Q, "lock_parent"), {"child_id": execution_id})
     if await cur.fetchone() is None:
@@ -53,9 +73,9 @@ async def announce(conn: Conn, rows: list[dict[str, Any]]) -> None:
 
 
 async def cancel(conn: Conn, user_id: UUID, execution_id: UUID) -> dict[str, Any] | None:
-    """Ask to cancel one of `user_id`'s executions, in the caller's transaction: a queued
-    or waiting one ends at once (its parent woken), a running one at its next step (its
-    worker sees the request). None when there is no such execution still going."""
+    """queued | waiting -> cancelled at once (its parent woken); running: asked to stop,
+    which its worker does at the next step boundary (stop_cancelled). For one of
+    `user_id`'s executions; None when there is no such execution still going."""
     # A child that ends here must reach its waiting parent now: lock the parent first,
     # as the worker does when a child finishes (see lock_parent).
     await conn.execute(query(Q, "lock_parent"), {"child_id": execution_id})
