@@ -1,0 +1,235 @@
+"""Executions: start one (of a workflow, or of a template directly), list the actor's
+history, read one with its steps, cancel, retry, rerun, send a signal. Another user's
+execution is NotFound; one that has ended refuses a cancel or a signal (Conflict
+execution_finished)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from flowdeck.db.queries import fetch_row, query
+from flowdeck.db.types import Conn
+from flowdeck.definition.checks import steps_by_id
+from flowdeck.definition.document import DefinitionError
+from flowdeck.engine import lifecycle
+from flowdeck.engine.start import NotStartable, start_execution
+from flowdeck.engine.states import FINAL, ExecutionStatus
+from flowdeck.services.errors import Conflict, DomainError, NotFound, definition_invalid
+from flowdeck.services.paging import DEFAULT_LIMIT, decode_cursor, page
+from flowdeck.users.service import User
+
+Q = "executions"
+Status = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled", "skipped"]
+Trigger = Literal["manual", "api", "schedule", "webhook", "workflow"]
+
+
+def not_startable(exc: NotStartable) -> DomainError:
+    """What the engine's NotStartable is: nothing to run (NotFound), or a state (Conflict)."""
+    return NotFound(str(exc)) if exc.code == "not_found" else Conflict(exc.code, str(exc))
+
+
+async def start(
+    conn: Conn,
+    actor: User,
+    *,
+    workflow_id: UUID | None = None,
+    template_id: str | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    trigger: str = "api",
+    idempotency_key: str | None = None,
+) -> tuple[UUID, bool]:
+    """Queue an execution of one of the actor's workflows (or of a template): its id, and
+    whether it is new (False: the idempotency key was used before). Invalid inputs
+    (paths from `inputs`), NotFound, Conflict (inactive)."""
+    try:
+        return await start_execution(
+            conn,
+            actor.id,
+            workflow_id=workflow_id,
+            template_id=template_id,
+            inputs=inputs,
+            trigger=trigger,
+            idempotency_key=idempotency_key,
+        )
+    except NotStartable as exc:
+        raise not_startable(exc) from None
+    except DefinitionError as error:
+        raise definition_invalid(error, prefix="") from None
+
+
+async def get_execution(conn: Conn, actor: User, execution_id: UUID) -> dict[str, Any]:
+    """One of the actor's executions with its steps in the order they started."""
+    cur = await conn.execute(query(Q, "get"), {"id": execution_id, "user_id": actor.id})
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound.of("The execution")
+    cur = await conn.execute(query(Q, "steps"), {"id": execution_id})
+    return {**row, "steps": await cur.fetchall()}
+
+
+async def is_final(conn: Conn, actor: User, execution_id: UUID) -> bool:
+    """Whether the actor's execution has ended (a missing one has not)."""
+    cur = await conn.execute(query(Q, "get"), {"id": execution_id, "user_id": actor.id})
+    row = await cur.fetchone()
+    return row is not None and ExecutionStatus(row["status"]) in FINAL
+
+
+async def list_executions(
+    conn: Conn,
+    actor: User,
+    *,
+    status: Status | None = None,
+    workflow_id: UUID | None = None,
+    template_id: str | None = None,
+    trigger: Trigger | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """A page of the actor's executions, newest first."""
+    params: dict[str, Any] = {
+        "user_id": actor.id,
+        "status": status,
+        "workflow_id": workflow_id,
+        "template_id": template_id,
+        "trigger": trigger,
+        "since": since,
+        "until": until,
+        "limit": limit + 1,
+        "after_created": None,
+        "after_id": None,
+    }
+    if cursor:
+        params["after_created"], params["after_id"] = decode_cursor(
+            cursor, datetime.fromisoformat, UUID
+        )
+    cur = await conn.execute(query(Q, "list"), params)
+    return page(await cur.fetchall(), limit, ("created_at", "id"))
+
+
+async def cancel(conn: Conn, actor: User, execution_id: UUID) -> dict[str, Any]:
+    """Cancel: a queued or waiting execution at once, a running one at its next step.
+    The execution as it is afterwards; Conflict execution_finished when it had ended."""
+    async with conn.transaction():
+        cancelled = await lifecycle.cancel(conn, actor.id, execution_id)
+    if cancelled is None:
+        current = await get_execution(conn, actor, execution_id)  # NotFound when not mine
+        raise Conflict(
+            "execution_finished", f"The execution has already ended ({current['status']})."
+        )
+    return await get_execution(conn, actor, execution_id)
+
+
+async def _source(conn: Conn, actor: User, execution_id: UUID) -> dict[str, Any]:
+    cur = await conn.execute(query("history", "source"), {"id": execution_id, "user_id": actor.id})
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound.of("The execution")
+    return row
+
+
+async def retry(conn: Conn, actor: User, execution_id: UUID) -> dict[str, Any]:
+    """A new execution of the same snapshot and inputs that reuses the recorded results
+    of the steps that succeeded and continues from the one that failed (`retry_of`).
+    Conflict not_retryable unless it failed or was cancelled."""
+    source = await _source(conn, actor, execution_id)
+    if source["status"] not in ("failed", "cancelled"):
+        raise Conflict(
+            "not_retryable",
+            f"Only a failed or cancelled execution can be retried; this one is {source['status']}.",
+        )
+    if source["definition"] is None:
+        raise Conflict("not_retryable", "This execution recorded no definition to run again.")
+    async with conn.transaction():
+        cur = await conn.execute(query("history", "insert_retry"), {"id": execution_id})
+        new_id = (await fetch_row(cur))["id"]
+        await conn.execute(
+            query("history", "copy_succeeded_steps"), {"new_id": new_id, "old_id": execution_id}
+        )
+        await conn.execute(query(Q, "notify_queued"))
+    return await get_execution(conn, actor, new_id)
+
+
+async def rerun(
+    conn: Conn, actor: User, execution_id: UUID, inputs: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run the same workflow (or template) again from the start; `inputs` None: the
+    inputs of the execution rerun."""
+    source = await _source(conn, actor, execution_id)
+    given = inputs if inputs is not None else source["input"]
+    new_id, _ = await start(
+        conn,
+        actor,
+        workflow_id=source["user_workflow_id"],
+        template_id=source["template_id"],
+        inputs=given or {},
+        trigger="manual" if source["trigger"] == "manual" else "api",
+    )
+    return await get_execution(conn, actor, new_id)
+
+
+async def snapshot(conn: Conn, actor: User, execution_id: UUID) -> dict[str, Any] | None:
+    """The execution's status, error, output and steps in one read (None once deleted)."""
+    cur = await conn.execute(
+        query("history", "snapshot"), {"id": execution_id, "user_id": actor.id}
+    )
+    return await cur.fetchone()
+
+
+async def send_signal(conn: Conn, actor: User, execution_id: UUID, name: str, payload: Any) -> bool:
+    """Send a named signal to one of the actor's executions; a `wait` step for its name
+    takes it (once). True when the execution was waiting for it and is queued again.
+    Conflict execution_finished when it has ended."""
+    cur = await conn.execute(
+        query(Q, "add_signal"),
+        {"id": execution_id, "user_id": actor.id, "name": name, "payload": Jsonb(payload)},
+    )
+    if await cur.fetchone() is None:
+        cur = await conn.execute(query(Q, "get"), {"id": execution_id, "user_id": actor.id})
+        current = await cur.fetchone()
+        if current is None:
+            raise NotFound.of("The execution")
+        raise Conflict(
+            "execution_finished",
+            f"The execution has already ended ({current['status']}); the signal was not kept.",
+        )
+    # The signal is committed (autocommit) before this looks: an execution that suspends
+    # meanwhile finds it in its own check after suspending, so one of the two wakes it.
+    async with conn.transaction():
+        cur = await conn.execute(query(Q, "wake_ready_one"), {"id": execution_id})
+        delivered = await cur.fetchone() is not None
+        if delivered:
+            await conn.execute(query(Q, "notify_queued"))
+    return delivered
+
+
+async def source_names(conn: Conn, actor: User, items: list[dict[str, Any]]) -> dict[str, str]:
+    """Display names of the workflows and templates these executions ran, by id."""
+    workflow_ids = list({i["user_workflow_id"] for i in items if i["user_workflow_id"]})
+    template_ids = list({i["template_id"] for i in items if i["template_id"]})
+    names: dict[str, str] = {}
+    cur = await conn.execute(
+        query("web", "workflow_names"), {"user_id": actor.id, "ids": workflow_ids}
+    )
+    names.update({str(row["id"]): row["name"] for row in await cur.fetchall()})
+    cur = await conn.execute(query("web", "template_names"), {"ids": template_ids})
+    names.update({row["id"]: row["name"] for row in await cur.fetchall()})
+    return names
+
+
+async def definition_steps(
+    conn: Conn, actor: User, execution_id: UUID
+) -> tuple[dict[str, Any], dict[str, Mapping[str, Any]]]:
+    """The definition snapshot an execution runs, and its steps by id."""
+    cur = await conn.execute(
+        query("web", "execution_definition"), {"id": execution_id, "user_id": actor.id}
+    )
+    row = await cur.fetchone()
+    definition: dict[str, Any] = (row["definition"] if row else None) or {}
+    return definition, steps_by_id(definition.get("steps"))
