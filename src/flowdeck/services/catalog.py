@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 from flowdeck.db.queries import query
 from flowdeck.db.types import Conn
 from flowdeck.definition.document import DefinitionError, validate_definition
-from flowdeck.services.errors import Conflict, NotFound, definition_invalid
+from flowdeck.services.errors import Conflict, definition_invalid, found
 from flowdeck.services.paging import DEFAULT_LIMIT, decode_cursor, page
 from flowdeck.services.users import require_admin
 from flowdeck.users.service import User
@@ -75,10 +75,7 @@ async def categories(conn: Conn) -> list[dict[str, Any]]:
 async def get_template(conn: Conn, template_id: str) -> dict[str, Any]:
     """One template with its full definition; NotFound."""
     cur = await conn.execute(query(Q, "get"), {"id": template_id})
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFound.of(f"The template {template_id!r}")
-    return row
+    return found(await cur.fetchone(), f"The template {template_id!r}")
 
 
 def _checked(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,9 +119,7 @@ async def update_template(
     require_admin(actor)
     async with conn.transaction():
         cur = await conn.execute(query(Q, "get_for_update"), {"id": template_id})
-        current = await cur.fetchone()
-        if current is None:
-            raise NotFound.of(f"The template {template_id!r}")
+        current = found(await cur.fetchone(), f"The template {template_id!r}")
         await conn.execute(query(Q, "update"), _checked({**current, **changes}))
     return await get_template(conn, template_id)
 
@@ -138,8 +133,7 @@ async def delete_template(conn: Conn, actor: User, template_id: str) -> None:
     require_admin(actor)
     async with conn.transaction():
         cur = await conn.execute(query(Q, "get_for_update"), {"id": template_id})
-        if await cur.fetchone() is None:
-            raise NotFound.of(f"The template {template_id!r}")
+        found(await cur.fetchone(), f"The template {template_id!r}")
         cur = await conn.execute(query(Q, "direct_executions"), {"id": template_id})
         row = await cur.fetchone()
         runs = row["count"] if row else 0

@@ -14,6 +14,7 @@ answer in one place (`flowdeck.api.errors`, `flowdeck.web.routing`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from flowdeck.definition.issues import DefinitionError, Issue, join_path
 from flowdeck.documents import DocumentTooComplexError
@@ -34,6 +35,16 @@ class NotFound(DomainError):
     def of(cls, what: str) -> NotFound:
         """'The workflow' -> 'The workflow was not found.'"""
         return cls(f"{what} was not found.")
+
+
+T = TypeVar("T")
+
+
+def found(row: T | None, what: str) -> T:
+    """`row`, or NotFound of `what` ('The workflow') when there is none."""
+    if row is None:
+        raise NotFound.of(what)
+    return row
 
 
 class Conflict(DomainError):

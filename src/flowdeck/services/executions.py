@@ -5,12 +5,14 @@ execution_finished)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
+from pydantic import BaseModel, Field
 
 from flowdeck.db.queries import fetch_row, query
 from flowdeck.db.types import Conn
@@ -19,8 +21,8 @@ from flowdeck.definition.document import DefinitionError
 from flowdeck.engine import lifecycle
 from flowdeck.engine.start import NotStartable, start_execution
 from flowdeck.engine.states import FINAL, ExecutionStatus
-from flowdeck.services.errors import Conflict, DomainError, NotFound, definition_invalid
-from flowdeck.services.paging import DEFAULT_LIMIT, decode_cursor, page
+from flowdeck.services.errors import Conflict, DomainError, NotFound, definition_invalid, found
+from flowdeck.services.paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from flowdeck.users.service import User
 
 Q = "executions"
@@ -28,9 +30,19 @@ Status = Literal["queued", "running", "waiting", "succeeded", "failed", "cancell
 Trigger = Literal["manual", "api", "schedule", "webhook", "workflow"]
 
 
-def not_startable(exc: NotStartable) -> DomainError:
-    """What the engine's NotStartable is: nothing to run (NotFound), or a state (Conflict)."""
-    return NotFound(str(exc)) if exc.code == "not_found" else Conflict(exc.code, str(exc))
+@contextmanager
+def starting() -> Iterator[None]:
+    """Around a start: the engine's refusals as domain errors. NotStartable is nothing to
+    run (NotFound) or a state that refuses it (Conflict); bad inputs are Invalid."""
+    try:
+        yield
+    except NotStartable as exc:
+        error: DomainError = (
+            NotFound(str(exc)) if exc.code == "not_found" else Conflict(exc.code, str(exc))
+        )
+        raise error from None
+    except DefinitionError as exc:
+        raise definition_invalid(exc, prefix="") from None
 
 
 async def start(
@@ -46,7 +58,7 @@ async def start(
     """Queue an execution of one of the actor's workflows (or of a template): its id, and
     whether it is new (False: the idempotency key was used before). Invalid inputs
     (paths from `inputs`), NotFound, Conflict (inactive)."""
-    try:
+    with starting():
         return await start_execution(
             conn,
             actor.id,
@@ -56,18 +68,12 @@ async def start(
             trigger=trigger,
             idempotency_key=idempotency_key,
         )
-    except NotStartable as exc:
-        raise not_startable(exc) from None
-    except DefinitionError as error:
-        raise definition_invalid(error, prefix="") from None
 
 
 async def get_execution(conn: Conn, actor: User, execution_id: UUID) -> dict[str, Any]:
     """One of the actor's executions with its steps in the order they started."""
     cur = await conn.execute(query(Q, "get"), {"id": execution_id, "user_id": actor.id})
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFound.of("The execution")
+    row = found(await cur.fetchone(), "The execution")
     cur = await conn.execute(query(Q, "steps"), {"id": execution_id})
     return {**row, "steps": await cur.fetchall()}
 
@@ -79,38 +85,34 @@ async def is_final(conn: Conn, actor: User, execution_id: UUID) -> bool:
     return row is not None and ExecutionStatus(row["status"]) in FINAL
 
 
-async def list_executions(
-    conn: Conn,
-    actor: User,
-    *,
-    status: Status | None = None,
-    workflow_id: UUID | None = None,
-    template_id: str | None = None,
-    trigger: Trigger | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int = DEFAULT_LIMIT,
-    cursor: str | None = None,
-) -> dict[str, Any]:
+class ExecutionQuery(BaseModel):
+    """Which of the actor's executions to list (the API's query parameters)."""
+
+    status: Status | None = None
+    workflow_id: UUID | None = None
+    template_id: str | None = None
+    trigger: Trigger | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+
+async def list_executions(conn: Conn, actor: User, asked: ExecutionQuery) -> dict[str, Any]:
     """A page of the actor's executions, newest first."""
     params: dict[str, Any] = {
+        **asked.model_dump(exclude={"limit", "cursor"}),
         "user_id": actor.id,
-        "status": status,
-        "workflow_id": workflow_id,
-        "template_id": template_id,
-        "trigger": trigger,
-        "since": since,
-        "until": until,
-        "limit": limit + 1,
+        "limit": asked.limit + 1,
         "after_created": None,
         "after_id": None,
     }
-    if cursor:
+    if asked.cursor:
         params["after_created"], params["after_id"] = decode_cursor(
-            cursor, datetime.fromisoformat, UUID
+            asked.cursor, datetime.fromisoformat, UUID
         )
     cur = await conn.execute(query(Q, "list"), params)
-    return page(await cur.fetchall(), limit, ("created_at", "id"))
+    return page(await cur.fetchall(), asked.limit, ("created_at", "id"))
 
 
 async def cancel(conn: Conn, actor: User, execution_id: UUID) -> dict[str, Any]:
@@ -128,10 +130,7 @@ async def cancel(conn: Conn, actor: User, execution_id: UUID) -> dict[str, Any]:
 
 async def _source(conn: Conn, actor: User, execution_id: UUID) -> dict[str, Any]:
     cur = await conn.execute(query("history", "source"), {"id": execution_id, "user_id": actor.id})
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFound.of("The execution")
-    return row
+    return found(await cur.fetchone(), "The execution")
 
 
 async def retry(conn: Conn, actor: User, execution_id: UUID) -> dict[str, Any]:
@@ -192,9 +191,7 @@ async def send_signal(conn: Conn, actor: User, execution_id: UUID, name: str, pa
     )
     if await cur.fetchone() is None:
         cur = await conn.execute(query(Q, "get"), {"id": execution_id, "user_id": actor.id})
-        current = await cur.fetchone()
-        if current is None:
-            raise NotFound.of("The execution")
+        current = found(await cur.fetchone(), "The execution")
         raise Conflict(
             "execution_finished",
             f"The execution has already ended ({current['status']}); the signal was not kept.",

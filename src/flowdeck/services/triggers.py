@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 from flowdeck.db.queries import fetch_row, query
 from flowdeck.db.types import Conn
 from flowdeck.definition.document import DefinitionError, Issue
-from flowdeck.services.errors import Invalid, NotFound, definition_invalid
+from flowdeck.services.errors import Invalid, definition_invalid, found
 from flowdeck.services.workflows import get_workflow
 from flowdeck.triggers.schedule import ScheduleError, check_cron, next_fire_times, zone_of
 from flowdeck.users.credentials import digest
@@ -72,10 +72,7 @@ def _inputs(workflow: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str,
 
 async def _trigger(conn: Conn, actor: User, trigger_id: UUID) -> dict[str, Any]:
     cur = await conn.execute(query(Q, "get"), {"id": trigger_id, "user_id": actor.id})
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFound.of("The trigger")
-    return row
+    return found(await cur.fetchone(), "The trigger")
 
 
 async def list_triggers(conn: Conn, actor: User, workflow_id: UUID) -> list[dict[str, Any]]:
@@ -123,9 +120,7 @@ async def create_trigger(
             shown["signing_secret"] = signing_secret
     row["inputs"] = Jsonb(_inputs(workflow, values["inputs"]))
     cur = await conn.execute(query(Q, "create"), row)
-    created = await cur.fetchone()
-    if created is None:  # the workflow was deleted meanwhile
-        raise NotFound.of("The workflow")
+    created = found(await cur.fetchone(), "The workflow")  # deleted meanwhile
     return {**_out(created), **shown}
 
 
@@ -164,5 +159,4 @@ async def update_trigger(
 async def delete_trigger(conn: Conn, actor: User, trigger_id: UUID) -> None:
     """Delete one of the actor's triggers."""
     cur = await conn.execute(query(Q, "delete"), {"id": trigger_id, "user_id": actor.id})
-    if await cur.fetchone() is None:
-        raise NotFound.of("The trigger")
+    found(await cur.fetchone(), "The trigger")

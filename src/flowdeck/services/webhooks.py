@@ -30,18 +30,17 @@ from flowdeck.documents import (
     load_json,
     text_problem,
 )
-from flowdeck.engine.start import NotStartable, start_execution
+from flowdeck.engine.start import start_execution
 from flowdeck.services.errors import (
     BadRequest,
     NotFound,
     Throttled,
     Unauthenticated,
-    definition_invalid,
     document_too_complex,
     prefixed_path,
     unstorable,
 )
-from flowdeck.services.executions import not_startable
+from flowdeck.services.executions import starting
 from flowdeck.users import credentials
 from flowdeck.vault.box import SecretBox
 
@@ -188,7 +187,7 @@ async def receive(
     given = request_inputs(raw, headers, query_params, declared, limits)
     inputs = {**(trigger["inputs"] or {}), **given}
     ids = {"id": trigger["id"]}
-    try:
+    with starting():
         async with conn.transaction():
             cur = await conn.execute(query(Q, "lock_trigger"), ids)
             if await cur.fetchone() is None:  # deactivated meanwhile
@@ -215,10 +214,6 @@ async def receive(
                 inputs=inputs,
                 trigger="webhook",
             )
-    except NotStartable as exc:
-        raise not_startable(exc) from None
-    except DefinitionError as error:
-        raise definition_invalid(error, prefix="") from None
     return execution_id
 
 

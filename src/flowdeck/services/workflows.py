@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
+from pydantic import BaseModel, Field
 
 from flowdeck.db.queries import fetch_row, query
 from flowdeck.db.types import Conn
 from flowdeck.definition.document import DefinitionError, InputSpec, Issue
-from flowdeck.services.errors import Conflict, NotFound, definition_invalid, prefixed_path
-from flowdeck.services.paging import DEFAULT_LIMIT, decode_cursor, page
+from flowdeck.services.errors import Conflict, definition_invalid, found, prefixed_path
+from flowdeck.services.paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from flowdeck.users.service import User
 from flowdeck.workflows import documents
 
@@ -70,10 +71,7 @@ async def insert(conn: Conn, actor: User, values: Mapping[str, Any]) -> dict[str
 async def get_workflow(conn: Conn, actor: User, workflow_id: UUID) -> dict[str, Any]:
     """One of the actor's workflows, with its definition and config; NotFound."""
     cur = await conn.execute(query(Q, "get"), {"id": workflow_id, "user_id": actor.id})
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFound.of("The workflow")
-    return row
+    return found(await cur.fetchone(), "The workflow")
 
 
 async def create_workflow(conn: Conn, actor: User, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,9 +94,7 @@ async def create_from_template(
     against its declared inputs, and the template's usage_count goes up by one.
     NotFound for no such template, Conflict template_inactive for an inactive one."""
     cur = await conn.execute(query("templates", "get"), {"id": template_id})
-    template = await cur.fetchone()
-    if template is None:
-        raise NotFound.of(f"The template {template_id!r}")
+    template = found(await cur.fetchone(), f"The template {template_id!r}")
     checked = checked_config(definition_of(template), config or {})
     async with conn.transaction():
         cur = await conn.execute(query("templates", "take_for_workflow"), {"id": template_id})
@@ -131,25 +127,27 @@ def definition_of(template: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in definition.items() if value is not None}
 
 
-async def list_workflows(
-    conn: Conn,
-    actor: User,
-    *,
-    category: str | None = None,
-    favorite: bool | None = None,
-    active: bool | None = None,
-    q: str | None = None,
-    sort: WorkflowSort = "updated_at",
-    limit: int = DEFAULT_LIMIT,
-    cursor: str | None = None,
-) -> dict[str, Any]:
+class WorkflowQuery(BaseModel):
+    """Which of the actor's workflows to list, in which order (the API's query parameters)."""
+
+    category: str | None = None
+    favorite: bool | None = None
+    active: bool | None = None
+    q: Annotated[str | None, Field(description="Text in the name or description.")] = None
+    sort: WorkflowSort = "updated_at"
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+
+async def list_workflows(conn: Conn, actor: User, asked: WorkflowQuery) -> dict[str, Any]:
     """A page of the actor's workflows (keyset pagination: follow next_cursor)."""
+    sort, cursor, limit = asked.sort, asked.cursor, asked.limit
     params: dict[str, Any] = {
         "user_id": actor.id,
-        "category": category,
-        "favorite": favorite,
-        "active": active,
-        "pattern": _like_pattern(q) if q else None,
+        "category": asked.category,
+        "favorite": asked.favorite,
+        "active": asked.active,
+        "pattern": _like_pattern(asked.q) if asked.q else None,
         "limit": limit + 1,
         "after_id": None,
         "after_updated": None,
@@ -177,9 +175,7 @@ async def update_workflow(
         cur = await conn.execute(
             query(Q, "get_for_update"), {"id": workflow_id, "user_id": actor.id}
         )
-        current = await cur.fetchone()
-        if current is None:
-            raise NotFound.of("The workflow")
+        current = found(await cur.fetchone(), "The workflow")
         merged = {**current, **changes}
         if "definition" in changes or "config" in changes:
             merged["config"] = checked_config(merged["definition"], merged["config"] or {})
@@ -197,8 +193,7 @@ async def update_workflow(
 async def delete_workflow(conn: Conn, actor: User, workflow_id: UUID) -> None:
     """Delete a workflow and, with it, its executions."""
     cur = await conn.execute(query(Q, "delete"), {"id": workflow_id, "user_id": actor.id})
-    if await cur.fetchone() is None:
-        raise NotFound.of("The workflow")
+    found(await cur.fetchone(), "The workflow")
 
 
 async def duplicate_workflow(conn: Conn, actor: User, workflow_id: UUID) -> dict[str, Any]:

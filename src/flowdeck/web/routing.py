@@ -19,16 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flowdeck.http.bodies import BoundedRoute
 from flowdeck.http.errors import DATABASE_UNAVAILABLE, HttpError, database_unavailable
-from flowdeck.services.errors import (
-    BadRequest,
-    Conflict,
-    DomainError,
-    Forbidden,
-    Invalid,
-    NotFound,
-    Throttled,
-    Unauthenticated,
-)
+from flowdeck.services import errors as domain
 from flowdeck.web.render import page, redirect
 from flowdeck.web.session import FormRejected, LoginRequired, login_url
 
@@ -37,18 +28,18 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 log = logging.getLogger(__name__)
 API_PREFIXES = ("/api/", "/hooks/", "/static/")
 # The status of the page that answers each domain error: the API's, for the same error.
-PAGE_STATUS: dict[type[DomainError], int] = {
-    NotFound: 404,
-    Conflict: 409,
-    Invalid: 422,
-    BadRequest: 400,
-    Forbidden: 403,
-    Unauthenticated: 401,
-    Throttled: 429,
+PAGE_STATUS: dict[type[domain.DomainError], int] = {
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.Invalid: 422,
+    domain.BadRequest: 400,
+    domain.Forbidden: 403,
+    domain.Unauthenticated: 401,
+    domain.Throttled: 429,
 }
 
 
-def page_status(error: DomainError) -> int:
+def page_status(error: domain.DomainError) -> int:
     """The status of the page that answers a domain error."""
     return next(status for kind, status in PAGE_STATUS.items() if isinstance(error, kind))
 
@@ -80,7 +71,7 @@ class PageRoute(BoundedRoute):
                     "This form has expired",
                     "The page was open too long or came from elsewhere. Reload it and try again.",
                 )
-            except DomainError as error:
+            except domain.DomainError as error:
                 return _failed(request, page_status(error), error.message)
             except HttpError as error:  # the request itself: a value that cannot be stored
                 return _failed(request, error.status, error.message)

@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
@@ -15,12 +15,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from flowdeck.api.deps import ConnDep, CurrentUser
-from flowdeck.api.pagination import DEFAULT_LIMIT, Limit, Page
+from flowdeck.api.pagination import Page
 from flowdeck.db.types import Conn
 from flowdeck.engine.states import FINAL, ExecutionStatus
 from flowdeck.http.bodies import BoundedRoute
 from flowdeck.services import executions
-from flowdeck.services.executions import Status, Trigger
+from flowdeck.services.executions import ExecutionQuery
 from flowdeck.users.service import User
 
 router = APIRouter(route_class=BoundedRoute, tags=["executions"])
@@ -160,30 +160,10 @@ async def run_template(
 
 @router.get("/api/executions", response_model=Page[ExecutionSummary])
 async def list_executions(
-    user: CurrentUser,
-    conn: ConnDep,
-    status: Status | None = None,
-    workflow_id: UUID | None = None,
-    template_id: str | None = None,
-    trigger: Trigger | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: str | None = None,
+    user: CurrentUser, conn: ConnDep, asked: Annotated[ExecutionQuery, Query()]
 ) -> dict[str, Any]:
     """My executions, newest first."""
-    return await executions.list_executions(
-        conn,
-        user,
-        status=status,
-        workflow_id=workflow_id,
-        template_id=template_id,
-        trigger=trigger,
-        since=since,
-        until=until,
-        limit=limit,
-        cursor=cursor,
-    )
+    return await executions.list_executions(conn, user, asked)
 
 
 @router.get("/api/executions/{execution_id}", response_model=ExecutionOut)

@@ -12,12 +12,12 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from flowdeck.api.deps import ConnDep, CurrentUser
-from flowdeck.api.pagination import DEFAULT_LIMIT, Limit, Page
+from flowdeck.api.pagination import Page
 from flowdeck.api.patch import NotNull
 from flowdeck.http.bodies import BoundedRoute, document_limits
 from flowdeck.services import workflow_documents, workflows
 from flowdeck.services.workflow_documents import ExportFormat, ImportDocument
-from flowdeck.services.workflows import WorkflowSort
+from flowdeck.services.workflows import WorkflowQuery
 
 router = APIRouter(route_class=BoundedRoute, tags=["workflows"])
 
@@ -97,28 +97,10 @@ async def create_from_template(
 
 @router.get("/api/workflows", response_model=Page[WorkflowSummary])
 async def list_workflows(
-    user: CurrentUser,
-    conn: ConnDep,
-    category: str | None = None,
-    favorite: bool | None = None,
-    active: bool | None = None,
-    q: Annotated[str | None, Query(description="Text in the name or description.")] = None,
-    sort: WorkflowSort = "updated_at",
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: str | None = None,
+    user: CurrentUser, conn: ConnDep, asked: Annotated[WorkflowQuery, Query()]
 ) -> dict[str, Any]:
     """My workflows, a page at a time (keyset pagination: follow next_cursor)."""
-    return await workflows.list_workflows(
-        conn,
-        user,
-        category=category,
-        favorite=favorite,
-        active=active,
-        q=q,
-        sort=sort,
-        limit=limit,
-        cursor=cursor,
-    )
+    return await workflows.list_workflows(conn, user, asked)
 
 
 @router.get("/api/workflows/{workflow_id}", response_model=WorkflowOut)

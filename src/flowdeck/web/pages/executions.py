@@ -17,8 +17,9 @@ from flowdeck.db.types import Conn
 from flowdeck.engine.states import FINAL, ExecutionStatus
 from flowdeck.http.session import ConnDep
 from flowdeck.services import executions, workflows
-from flowdeck.services.executions import Status
+from flowdeck.services.executions import ExecutionQuery, Status
 from flowdeck.services.paging import MAX_LIMIT
+from flowdeck.services.workflows import WorkflowQuery
 from flowdeck.web import timeline
 from flowdeck.web.render import fragment, page, redirect
 from flowdeck.web.routing import PageRoute
@@ -45,15 +46,16 @@ async def history(
         workflow_id = UUID(workflow) if workflow else None
     except ValueError:
         workflow_id = None  # a hand-edited URL: show everything rather than fail
-    listed = await executions.list_executions(
-        conn,
-        who.user,
+    asked = ExecutionQuery(
         status=next((known for known in STATUSES if known == status), None),
         workflow_id=workflow_id,
         limit=PAGE_SIZE,
         cursor=cursor,
     )
-    mine = await workflows.list_workflows(conn, who.user, sort="name", limit=MAX_LIMIT)
+    listed = await executions.list_executions(conn, who.user, asked)
+    mine = await workflows.list_workflows(
+        conn, who.user, WorkflowQuery(sort="name", limit=MAX_LIMIT)
+    )
     return page(
         request,
         "executions.html",

@@ -20,6 +20,8 @@ from flowdeck.http.bodies import document_limits
 from flowdeck.http.session import ConnDep
 from flowdeck.services import executions, triggers, workflows
 from flowdeck.services.errors import Conflict, Invalid, NotFound
+from flowdeck.services.executions import ExecutionQuery
+from flowdeck.services.workflows import WorkflowQuery
 from flowdeck.web import inputs_form
 from flowdeck.web.render import page, redirect
 from flowdeck.web.routing import PageRoute
@@ -48,15 +50,14 @@ async def workflows_page(
 ) -> Response:
     """My workflows: search, category, favorites; last run and how often each ran."""
     only_favorites = favorites == "true"
-    listed = await workflows.list_workflows(
-        conn,
-        who.user,
+    asked = WorkflowQuery(
         category=category or None,
         favorite=True if only_favorites else None,
         q=q.strip() or None,
         limit=PAGE_SIZE,
         cursor=cursor,
     )
+    listed = await workflows.list_workflows(conn, who.user, asked)
     items = listed["items"]
     last_runs = await workflows.last_runs(conn, who.user, [w["id"] for w in items])
     categories = await workflows.categories(conn, who.user)
@@ -123,7 +124,7 @@ async def _workflow_page(
     workflow = await workflows.get_workflow(conn, who.user, workflow_id)
     its_triggers = await triggers.list_triggers(conn, who.user, workflow_id)
     recent = await executions.list_executions(
-        conn, who.user, workflow_id=workflow_id, limit=RECENT_RUNS
+        conn, who.user, ExecutionQuery(workflow_id=workflow_id, limit=RECENT_RUNS)
     )
     definition = workflow["definition"]
     declared = definition.get("inputs") or {}
