@@ -22,8 +22,8 @@ import pytest
 import flowdeck.api.routes
 import flowdeck.web.pages
 from flowdeck.api.app import create_app
-from flowdeck.api.bodies import BoundedRoute
 from flowdeck.config import Settings
+from flowdeck.http.bodies import BoundedRoute
 from tests.api.conftest import Api, Person, error_of, running_server
 from tests.api.conftest import api as api
 from tests.unit.test_documents import alias_bomb

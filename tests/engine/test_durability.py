@@ -18,7 +18,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from flowdeck.db.queries import query
-from flowdeck.engine.start import start_execution
+from flowdeck.engine.lifecycle import start as start_execution
 from tests.api.conftest import Api
 from tests.engine.conftest import Target, steps_of, wait_for_final
 from tests.helpers import flowdeck_env

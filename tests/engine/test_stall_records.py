@@ -12,7 +12,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from flowdeck.engine.start import start_execution
+from flowdeck.engine.lifecycle import start as start_execution
 from flowdeck.engine.supervisor import SupervisorSettings, WorkerSupervisor
 from flowdeck.engine.watchdog import Mark
 from tests.api.conftest import Api

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from flowdeck.api.routes.hooks import sign
 from flowdeck.config import Settings
+from flowdeck.services.webhooks import sign
 from flowdeck.users import credentials
 from flowdeck.vault.box import SecretBox, load_key_material
 from tests.api.conftest import Api, Person, error_of

@@ -27,14 +27,18 @@ def _modules() -> dict[str, ast.Module]:
 MODULES = _modules()
 
 
-def _imports(tree: ast.Module) -> set[str]:
+def _all_imports(tree: ast.Module) -> set[str]:
     names = set()
     for node in ast.walk(tree):  # also the imports inside functions: they count too
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
         elif isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-    return {name for name in names if name.startswith("flowdeck.")}
+    return names
+
+
+def _imports(tree: ast.Module) -> set[str]:
+    return {name for name in _all_imports(tree) if name.startswith("flowdeck.")}
 
 
 def _package(module: str) -> str:
@@ -94,6 +98,48 @@ def test_the_database_layer_imports_only_what_is_below_it() -> None:
     assert not wrong, wrong
 
 
+def _flowdeck_imports(prefix: str) -> dict[str, set[str]]:
+    """{module under `prefix`: the flowdeck modules it imports}, composition roots left out."""
+    return {
+        module: _imports(tree)
+        for module, tree in MODULES.items()
+        if (module == prefix or module.startswith(prefix + ".")) and module not in COMPOSITION_ROOTS
+    }
+
+
+def _under(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_the_pages_and_the_api_do_not_import_each_other() -> None:
+    # Both are adapters over the services; what they share is flowdeck.http.
+    wrong = [
+        f"{module} -> {imported}"
+        for side, other in (("flowdeck.web", "flowdeck.api"), ("flowdeck.api", "flowdeck.web"))
+        for module, imports in _flowdeck_imports(side).items()
+        for imported in sorted(imports)
+        if _under(imported, other)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_services_know_nothing_of_http() -> None:
+    wrong = [
+        f"{module} -> {imported}"
+        for module, imports in _flowdeck_imports("flowdeck.services").items()
+        for imported in sorted(imports)
+        if any(_under(imported, p) for p in ("flowdeck.api", "flowdeck.web", "flowdeck.http"))
+    ]
+    outside = [
+        f"{module} -> {name}"
+        for module, tree in MODULES.items()
+        if _under(module, "flowdeck.services")
+        for name in sorted(_all_imports(tree))
+        if name.split(".")[0] in ("fastapi", "starlette")
+    ]
+    assert not wrong + outside, "\n".join(wrong + outside)
+
+
 def _string_constants(tree: ast.Module) -> dict[str, str]:
     """Module-level `NAME = "text"` assignments (e.g. `Q = "executions"`)."""
     found = {}
@@ -146,8 +192,8 @@ def test_every_named_query_a_call_site_asks_for_exists() -> None:
 
 # Where the query's name is chosen at run time, and where the names it may take are.
 NAMED_AT_RUN_TIME = {
-    "flowdeck.api.routes.templates": "list_by_<sort>, sort a Literal of the route",
-    "flowdeck.api.routes.workflows": "a dict of the sorts beside the call",
+    "flowdeck.services.catalog": "list_by_<sort>, sort a Literal (TemplateSort)",
+    "flowdeck.services.workflows": "SORT_QUERY, a dict of the sorts",
     "flowdeck.db.adopt": "_statement(name, ...): each caller names its statement",
     "flowdeck.db.schema": "one query per SECTIONS entry",
     "flowdeck.engine.journal": "_write(name, ...): each caller names its write",

@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 from starlette.datastructures import FormData
 
-from flowdeck.api.errors import ApiError
-from flowdeck.api.pagination import decode_cursor
+from flowdeck.api.errors import answer
 from flowdeck.catalog.loader import CatalogError, load_builtin_templates, load_template_text
 from flowdeck.config import Settings
 from flowdeck.definition.document import InputSpec, coerce_inputs, validate_definition
@@ -35,6 +34,8 @@ from flowdeck.documents import (
 )
 from flowdeck.documents.json_loader import count
 from flowdeck.documents.limits import Tally
+from flowdeck.services.errors import BadRequest
+from flowdeck.services.paging import decode_cursor
 from flowdeck.web.inputs_form import read
 from flowdeck.web.yaml_lines import LineIssue, check_definition_text
 from flowdeck.workflows.documents import parse_text
@@ -316,6 +317,7 @@ def test_a_definition_given_as_text_is_held_to_the_limits() -> None:
 
 def test_a_forged_cursor_nested_deep_is_an_invalid_cursor_not_a_crash() -> None:
     deep = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode().rstrip("=")
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(BadRequest) as caught:
         decode_cursor(deep, str, str)
-    assert (caught.value.status, caught.value.code) == (400, "invalid_cursor")
+    refused = answer(caught.value)
+    assert (refused.status, refused.code) == (400, "invalid_cursor")

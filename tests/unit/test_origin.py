@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ipaddress import ip_address, ip_network
 
-from flowdeck.api.origin import Origin, resolve
+from flowdeck.http.origin import Origin, resolve
 
 PROXIES = (ip_network("10.0.0.0/8"), ip_network("fd00::/8"))
 

@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -50,9 +50,16 @@ from flowdeck.web.pages import auth as auth_pages
 from flowdeck.web.pages import executions as execution_pages
 from flowdeck.web.pages import templates as template_pages
 from flowdeck.web.pages import workflows as workflow_pages
-from flowdeck.web.routing import browser_http_error
+from flowdeck.web.routing import not_found_page, wants_page
 
 log = logging.getLogger(__name__)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """An address nobody serves: a page for a browser, the API's JSON for everyone else."""
+    if wants_page(request, exc):
+        return not_found_page(request)
+    return await errors.http_error(request, exc)
 
 
 async def _stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:
@@ -152,7 +159,7 @@ def create_app(
         app.include_router(module.router)
     declare_errors(app, [r for m in modules for r in m.router.routes if isinstance(r, APIRoute)])
     # A browser that follows a wrong link gets a page, not JSON.
-    app.add_exception_handler(StarletteHTTPException, browser_http_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
     # Every asset the pages use is served from the package: no CDN, no build step.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

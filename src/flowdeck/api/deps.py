@@ -1,54 +1,29 @@
-"""Request dependencies: a pooled connection, and who is asking.
+"""Request dependencies of the API: who is asking.
 
 Every /api route but login depends on `CurrentUser` (or `AdminUser`). A request
 is authenticated by `Authorization: Bearer <token>` or by the browser session
-cookie; a session request that changes something must also carry the session's
-CSRF token in the `X-CSRF-Token` header (bearer requests cannot be forged by
-another site, so they need none).
+cookie (`flowdeck.http.session`); a session request that changes something must also
+carry the session's CSRF token in the `X-CSRF-Token` header (bearer requests cannot
+be forged by another site, so they need none).
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from itsdangerous import BadSignature, Signer
-from psycopg_pool import AsyncConnectionPool
 
-from flowdeck.api.errors import ApiError
-from flowdeck.db.types import Conn
-from flowdeck.users import credentials, service
+from flowdeck.http.errors import HttpError
+from flowdeck.http.session import ConnDep, Principal, csrf_matches, session_principal
+from flowdeck.services import users
 from flowdeck.users.service import User
 
-SESSION_COOKIE = "flowdeck_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-async def get_connection(request: Request) -> AsyncIterator[Conn]:
-    pool: AsyncConnectionPool[Conn] = request.app.state.pool
-    async with pool.connection() as conn:
-        yield conn
-
-
-ConnDep = Annotated[Conn, Depends(get_connection)]
-
-
-def session_signer(request: Request) -> Signer:
-    return Signer(request.app.state.signing_key, salt="flowdeck.session")
-
-
-@dataclass(frozen=True)
-class Principal:
-    user: User
-    session_secret: str | None  # set when the request came with the session cookie
-
-
-def _unauthorized(message: str) -> ApiError:
-    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+def _unauthorized(message: str) -> HttpError:
+    return HttpError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
 async def authenticate(request: Request, conn: ConnDep) -> Principal:
@@ -58,7 +33,7 @@ async def authenticate(request: Request, conn: ConnDep) -> Principal:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("The Authorization header must be 'Bearer <token>'.")
-        user = await service.authenticate_token(conn, token.strip())
+        user = await users.token_user(conn, token.strip())
         if user is None:
             raise _unauthorized("The token is not valid: unknown, expired or revoked.")
         return Principal(user, None)
@@ -70,34 +45,9 @@ async def authenticate(request: Request, conn: ConnDep) -> Principal:
     raise _unauthorized("Sign in, or send an API token as 'Authorization: Bearer <token>'.")
 
 
-async def session_principal(request: Request, conn: Conn) -> Principal | None:
-    """The user of the browser session cookie, or None (no cookie, bad or ended session).
-
-    Shared by the API and the web pages; it checks no CSRF token (callers do).
-    """
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return None
-    try:
-        secret = session_signer(request).unsign(cookie).decode("utf-8")
-    except BadSignature:
-        return None
-    user = await service.authenticate_session(conn, secret)
-    return Principal(user, secret) if user is not None else None
-
-
-def csrf_token_for(request: Request, session_secret: str) -> str:
-    return credentials.csrf_token(request.app.state.signing_key, credentials.digest(session_secret))
-
-
-def csrf_matches(request: Request, session_secret: str, sent: str) -> bool:
-    """Whether `sent` is the session's CSRF token (a header or a form field)."""
-    return hmac.compare_digest(sent.encode(), csrf_token_for(request, session_secret).encode())
-
-
 def _check_csrf(request: Request, session_secret: str) -> None:
     if not csrf_matches(request, session_secret, request.headers.get(CSRF_HEADER, "")):
-        raise ApiError(
+        raise HttpError(
             403,
             "csrf_failed",
             f"This request needs the session's CSRF token in the {CSRF_HEADER} header.",
@@ -112,8 +62,9 @@ async def current_user(principal: PrincipalDep) -> User:
 
 
 async def admin_user(principal: PrincipalDep) -> User:
-    if not principal.user.is_admin:
-        raise ApiError(403, "forbidden", "Only an administrator may do this.")
+    # The rule is the service's; asked here too so that a non-admin hears 403 before
+    # anything of the request body is looked at.
+    users.require_admin(principal.user)
     return principal.user
 
 
@@ -123,3 +74,5 @@ AdminUser = Annotated[User, Depends(admin_user)]
 # For routes that only need the check, not the user: `dependencies=[SIGNED_IN]`.
 SIGNED_IN = Depends(current_user)
 ADMIN_ONLY = Depends(admin_user)
+
+__all__ = ["ADMIN_ONLY", "SIGNED_IN", "AdminUser", "ConnDep", "CurrentUser", "PrincipalDep"]

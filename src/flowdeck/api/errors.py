@@ -5,23 +5,25 @@
 
 `code` is stable (clients branch on it); `message` is for people; `details` lists
 every problem of a rejected document with its JSON path.
+
+The domain errors the services raise are answered here, each by `answer` (the API's
+one mapping of them to a status, code and headers); errors of the request itself
+(`flowdeck.http.errors.HttpError`) are answered as they are.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flowdeck.definition.document import DefinitionError, Issue
-from flowdeck.definition.issues import join_path
+from flowdeck.definition.issues import Issue
 from flowdeck.documents import (
     DEFAULT_LIMITS,
     DocumentError,
@@ -29,94 +31,49 @@ from flowdeck.documents import (
     UnstorableValueError,
     load_json,
 )
+from flowdeck.http.errors import (
+    DATABASE_UNAVAILABLE,
+    BodyRefused,
+    HttpError,
+    body_refused,
+    database_unavailable,
+)
+from flowdeck.services.errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Throttled,
+    Unauthenticated,
+    document_too_complex,
+    location_path,
+    unstorable,
+)
 
 log = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
-    """An error answered as it is: status, stable code, message, optional details."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        details: Sequence[Issue] = (),
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = list(details)
-        self.headers = headers
-
-
-class BodyRefused(StarletteHTTPException):
-    """An ApiError raised while FastAPI reads a request body (from `Request.json()`).
-
-    An HTTPException because FastAPI passes those on and turns any other exception in
-    body parsing into a generic 400; `http_error` answers with the ApiError itself.
-    """
-
-    def __init__(self, error: ApiError) -> None:
-        super().__init__(error.status, error.message, dict(error.headers or {}))
-        self.error = error
-
-
-def not_found(what: str) -> ApiError:
-    return ApiError(404, "not_found", f"{what} was not found.")
-
-
-def invalid(message: str, details: Sequence[Issue] = ()) -> ApiError:
-    return ApiError(422, "validation_failed", message, details)
-
-
-def too_many_attempts(message: str, retry_after: int) -> ApiError:
-    """429: refused for now (sign-in throttling); `Retry-After` says for how many seconds."""
-    return ApiError(429, "too_many_attempts", message, headers={"Retry-After": str(retry_after)})
-
-
-def definition_invalid(error: DefinitionError, prefix: str = "definition") -> ApiError:
-    """A definition's issues, with paths from the request body's root."""
-    details = [Issue(prefixed_path(prefix, issue.path), issue.message) for issue in error.issues]
-    count = len(details)
-    noun = "problem" if count == 1 else "problems"
-    return invalid(f"The request has {count} {noun}; each is listed with its path.", details)
-
-
-def document_too_complex(error: DocumentTooComplexError) -> ApiError:
-    """A document past a limit (FLOWDECK_DOCUMENT_MAX_*): the message names it and the line."""
-    return ApiError(400, "document_too_complex", str(error))
-
-
-def unstorable(path: str, problem: str) -> ApiError:
-    """Text or a number the database cannot hold (a NUL, a lone surrogate, infinity), at
-    `path`: 422 naming the field, as any other invalid value."""
-    where = path or "the request body"
-    return invalid(f"The value at {where} {problem}.", [Issue(path, problem)])
-
-
-def body_refused(error: DocumentError) -> ApiError:
-    """The answer to a JSON request body that cannot be taken: too complex, not JSON, or
-    holding a value that cannot be stored."""
-    if isinstance(error, DocumentTooComplexError):
-        return document_too_complex(error)
-    if isinstance(error, UnstorableValueError):
-        return unstorable(error.path, error.reason)
-    where = f" at {error.position()}" if error.line is not None else ""
-    return ApiError(
-        400, "malformed_json", f"The request body is not valid JSON: {error.problem}{where}."
-    )
-
-
-def prefixed_path(prefix: str, path: str) -> str:
-    """A path inside a document placed at `prefix`: definition + steps[0] -> definition.steps[0]."""
-    if not prefix:
-        return path
-    if not path:
-        return prefix
-    return f"{prefix}{path}" if path.startswith("[") else f"{prefix}.{path}"
+def answer(error: DomainError) -> HttpError:
+    """The API's one mapping of a domain error to its HTTP answer."""
+    match error:
+        case NotFound():
+            return HttpError(404, "not_found", error.message)
+        case Conflict():
+            return HttpError(409, error.code, error.message)
+        case Invalid():
+            return HttpError(422, "validation_failed", error.message, error.issues)
+        case BadRequest():
+            return HttpError(400, error.code, error.message)
+        case Forbidden():
+            return HttpError(403, error.code, error.message)
+        case Unauthenticated():
+            return HttpError(401, error.code, error.message)
+        case Throttled():
+            headers = {"Retry-After": str(error.retry_after)}
+            return HttpError(429, error.code, error.message, headers=headers)
+    raise TypeError(f"no HTTP answer for {type(error).__name__}")  # a new class must be mapped
 
 
 def error_body(code: str, message: str, details: Sequence[Issue] = ()) -> dict[str, Any]:
@@ -129,7 +86,7 @@ def error_body(code: str, message: str, details: Sequence[Issue] = ()) -> dict[s
     }
 
 
-def _response(error: ApiError) -> JSONResponse:
+def _response(error: HttpError) -> JSONResponse:
     return JSONResponse(
         error_body(error.code, error.message, error.details),
         status_code=error.status,
@@ -137,32 +94,22 @@ def _response(error: ApiError) -> JSONResponse:
     )
 
 
-def location_path(location: Sequence[int | str]) -> str:
-    """A pydantic location as a JSON path: ("body", "steps", 2, "with") -> steps[2].with."""
-    parts = list(location)
-    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
-        source, parts = parts[0], parts[1:]
-        if source != "body" and parts:
-            return f"{source}.{parts[0]}"
-    return join_path("", *parts)
-
-
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
         return _response(await _malformed_json(request))
     details = [Issue(location_path(e.get("loc", ())), str(e.get("msg", ""))) for e in errors]
-    return _response(invalid("The request is not valid.", details))
+    return _response(answer(Invalid("The request is not valid.", details)))
 
 
-async def _malformed_json(request: Request) -> ApiError:
+async def _malformed_json(request: Request) -> HttpError:
     # Only a route that is not a BoundedRoute gets here (those answer a malformed body
     # themselves): the body is parsed again, within the default limits, for the position.
     try:
         load_json(await request.body(), DEFAULT_LIMITS, subject="The request body")
     except DocumentError as error:
-        return body_refused(error)
-    return ApiError(400, "malformed_json", "The request body is not valid JSON.")
+        return answer(body_refused(error))
+    return HttpError(400, "malformed_json", "The request body is not valid JSON.")
 
 
 _HTTP_CODES = {
@@ -180,42 +127,28 @@ _HTTP_CODES = {
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:  # noqa: ARG001 (handler API)
     if isinstance(exc, BodyRefused):
-        return _response(exc.error)
+        return _response(answer(exc.error))
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else "The request failed."
     if exc.status_code == 404 and message == "Not Found":
         message = "There is nothing at this address."
-    return _response(ApiError(exc.status_code, code, message, headers=exc.headers))
+    return _response(HttpError(exc.status_code, code, message, headers=exc.headers))
 
 
-async def _api_error(request: Request, exc: ApiError) -> JSONResponse:  # noqa: ARG001 (handler API)
+async def _http_error(request: Request, exc: HttpError) -> JSONResponse:  # noqa: ARG001 (handler API)
     return _response(exc)
 
 
+async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:  # noqa: ARG001 (handler API)
+    return _response(answer(exc))
+
+
 async def _too_complex(request: Request, exc: DocumentTooComplexError) -> JSONResponse:  # noqa: ARG001 (handler API)
-    return _response(document_too_complex(exc))
+    return _response(answer(document_too_complex(exc)))
 
 
 async def _unstorable(request: Request, exc: UnstorableValueError) -> JSONResponse:  # noqa: ARG001 (handler API)
-    return _response(unstorable(exc.path, exc.reason))
-
-
-# How long a client should wait before trying again after a 503: the pool replaces a
-# dropped connection at once, and a restarting server is usually back within seconds.
-RETRY_AFTER_SECONDS = 2
-# What the database raises when the connection is gone or cannot be had: the server
-# restarted or dropped it (OperationalError; its subclass PoolTimeout when no
-# connection came in time), or psycopg found it closed (InterfaceError).
-DATABASE_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError)
-
-
-def database_unavailable() -> ApiError:
-    return ApiError(
-        503,
-        "database_unavailable",
-        "The database is not reachable just now; try again in a moment.",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+    return _response(answer(unstorable(exc.path, exc.reason)))
 
 
 async def _database_lost(request: Request, exc: Exception) -> JSONResponse:
@@ -226,8 +159,8 @@ async def _database_lost(request: Request, exc: Exception) -> JSONResponse:
     return _response(database_unavailable())
 
 
-def unexpected_error() -> ApiError:
-    return ApiError(500, "internal_error", "Flowdeck hit an unexpected error; it has been logged.")
+def unexpected_error() -> HttpError:
+    return HttpError(500, "internal_error", "Flowdeck hit an unexpected error; it has been logged.")
 
 
 class TrackedSend:
@@ -270,7 +203,17 @@ class UnexpectedErrorMiddleware:
 
 def install(app: FastAPI) -> None:
     """Route every error through the one shape."""
-    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
+    app.add_exception_handler(HttpError, _http_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
+    for domain_error in (
+        NotFound,
+        Conflict,
+        Invalid,
+        BadRequest,
+        Forbidden,
+        Unauthenticated,
+        Throttled,
+    ):
+        app.add_exception_handler(domain_error, _domain_error)  # type: ignore[arg-type]  # idem
     app.add_exception_handler(DocumentTooComplexError, _too_complex)  # type: ignore[arg-type]  # idem
     app.add_exception_handler(UnstorableValueError, _unstorable)  # type: ignore[arg-type]  # idem
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]  # idem

@@ -73,6 +73,19 @@ def _calls(dependant: Dependant) -> set[Any]:
     return found
 
 
+def _query_names(route: APIRoute) -> set[str]:
+    """The query parameters of a route, those of a query model (`Annotated[M, Query()]`)
+    included."""
+    names: set[str] = set()
+    for param in route.dependant.query_params:
+        kind = param.field_info.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            names.update(kind.model_fields)
+        else:
+            names.add(param.name)
+    return names
+
+
 def error_statuses(route: APIRoute) -> list[int]:
     """The error statuses `route` can answer (see the module's docstring)."""
     calls = _calls(route.dependant)
@@ -91,7 +104,7 @@ def error_statuses(route: APIRoute) -> list[int]:
         statuses.add(409)
     if takes_body:
         statuses.update({400, 413, 415})
-    if any("cursor" == param.name for param in route.dependant.query_params):
+    if "cursor" in _query_names(route):
         statuses.add(400)  # a cursor that is not one of ours
     if route.path.startswith(RATE_LIMITED_PATHS):
         statuses.update({401, 429})  # a wrong password, a bad signature; too many of them

@@ -86,7 +86,7 @@ def serve(
                 port=listen_port,
                 log_config=None,
                 # Client address and scheme are decided by FLOWDECK_TRUSTED_PROXIES
-                # (api/origin.py), not by uvicorn, which trusts 127.0.0.1 by default.
+                # (http/origin.py), not by uvicorn, which trusts 127.0.0.1 by default.
                 proxy_headers=False,
             )
         finally:

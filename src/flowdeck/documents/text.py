@@ -5,7 +5,7 @@ that no PostgreSQL column holds: `text` refuses NUL, `jsonb` refuses the escape
 `\\u0000`, and a lone surrogate is not UTF-8 at all. Such text would reach the database
 only to fail there, as a server error, so every document is checked where it is
 parsed and refused with the path of the first such string, and every query parameter
-and path segment where a request is routed (`flowdeck.api.bodies`).
+and path segment where a request is routed (`flowdeck.http.bodies`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The route class of every page: errors become pages, never JSON or a traceback.
 
-A page's handler calls the same functions the REST API's routes are made of; what
-they raise (ApiError: 404, 409, 422 …) is answered here as an HTML page with the
-message, a missing session as a redirect to /login, a form without its CSRF token
-as a 403 page that says to reload.
+A page's handler calls the same services the REST API's routes do; the domain errors
+they raise (NotFound, Conflict, Invalid …) are answered here, the pages' one mapping
+of them, as an HTML page with the message and the status the API would give; a
+missing session as a redirect to /login, a form without its CSRF token as a 403 page
+that says to reload.
 """
 
 from __future__ import annotations
@@ -16,13 +17,9 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from flowdeck.api.bodies import BoundedRoute
-from flowdeck.api.errors import (
-    DATABASE_UNAVAILABLE,
-    ApiError,
-    database_unavailable,
-    http_error,
-)
+from flowdeck.http.bodies import BoundedRoute
+from flowdeck.http.errors import DATABASE_UNAVAILABLE, HttpError, database_unavailable
+from flowdeck.services import errors as domain
 from flowdeck.web.render import page, redirect
 from flowdeck.web.session import FormRejected, LoginRequired, login_url
 
@@ -30,10 +27,30 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 log = logging.getLogger(__name__)
 API_PREFIXES = ("/api/", "/hooks/", "/static/")
+# The status of the page that answers each domain error: the API's, for the same error.
+PAGE_STATUS: dict[type[domain.DomainError], int] = {
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.Invalid: 422,
+    domain.BadRequest: 400,
+    domain.Forbidden: 403,
+    domain.Unauthenticated: 401,
+    domain.Throttled: 429,
+}
+
+
+def page_status(error: domain.DomainError) -> int:
+    """The status of the page that answers a domain error."""
+    return next(status for kind, status in PAGE_STATUS.items() if isinstance(error, kind))
 
 
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
     return page(request, "error.html", None, status_code=status, title=title, message=message)
+
+
+def _failed(request: Request, status: int, message: str) -> Response:
+    title = "Not found" if status == 404 else "That did not work"
+    return _error_page(request, status, title, message)
 
 
 class PageRoute(BoundedRoute):
@@ -54,9 +71,10 @@ class PageRoute(BoundedRoute):
                     "This form has expired",
                     "The page was open too long or came from elsewhere. Reload it and try again.",
                 )
-            except ApiError as error:
-                title = "Not found" if error.status == 404 else "That did not work"
-                return _error_page(request, error.status, title, error.message)
+            except domain.DomainError as error:
+                return _failed(request, page_status(error), error.message)
+            except HttpError as error:  # the request itself: a value that cannot be stored
+                return _failed(request, error.status, error.message)
             except DATABASE_UNAVAILABLE as exc:
                 log.warning(
                     "database unavailable on %s %s: %s", request.method, request.url.path, exc
@@ -67,7 +85,7 @@ class PageRoute(BoundedRoute):
                 return busy
             except RequestValidationError:
                 # Only a malformed address gets here (a path id that is no UUID).
-                return _error_page(request, 404, "Not found", "There is nothing at this address.")
+                return not_found_page(request)
             except Exception:
                 log.exception("unexpected error on %s %s", request.method, request.url.path)
                 return _error_page(
@@ -80,9 +98,12 @@ class PageRoute(BoundedRoute):
         return answer
 
 
-async def browser_http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    """An address nobody serves: a page for a browser, the API's JSON for everyone else."""
-    wants_page = "text/html" in request.headers.get("accept", "")
-    if wants_page and not request.url.path.startswith(API_PREFIXES) and exc.status_code == 404:
-        return _error_page(request, 404, "Not found", "There is nothing at this address.")
-    return await http_error(request, exc)
+def wants_page(request: Request, exc: StarletteHTTPException) -> bool:
+    """Whether an address nobody serves is answered with a page: a browser's 404 outside
+    the API. (The app factory answers everything else with the API's JSON.)"""
+    wants_html = "text/html" in request.headers.get("accept", "")
+    return wants_html and not request.url.path.startswith(API_PREFIXES) and exc.status_code == 404
+
+
+def not_found_page(request: Request) -> Response:
+    return _error_page(request, 404, "Not found", "There is nothing at this address.")

@@ -1,9 +1,10 @@
 """Who is looking at a page, and the CSRF check of every form.
 
-Pages use the API's browser session (the same cookie); a page asked for without one
-redirects to /login and comes back afterwards. Every form carries the session's CSRF
-token in a hidden `csrf_token` field; the login form, which has no session yet, uses
-a double-submit token instead (a random value in a cookie and in the form).
+Pages use the browser session of `flowdeck.http.session` (the API accepts the same
+cookie); a page asked for without one redirects to /login and comes back afterwards.
+Every form carries the session's CSRF token in a hidden `csrf_token` field; the login
+form, which has no session yet, uses a double-submit token instead (a random value in
+a cookie and in the form).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
-from flowdeck.api.deps import ConnDep, csrf_matches, csrf_token_for, session_principal
+from flowdeck.http.session import ConnDep, csrf_matches, csrf_token_for, session_principal
 from flowdeck.users.service import User
 
 LOGIN_CSRF_COOKIE = "flowdeck_login_csrf"

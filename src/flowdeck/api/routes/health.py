@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from flowdeck.api.bodies import BoundedRoute
 from flowdeck.db.migrate import status
 from flowdeck.errors import FlowdeckError
+from flowdeck.http.bodies import BoundedRoute
 
 router = APIRouter(route_class=BoundedRoute, tags=["health"])
 

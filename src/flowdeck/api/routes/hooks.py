@@ -1,151 +1,24 @@
-"""Webhooks: `POST /hooks/{token}` starts the trigger's workflow.
-
-No bearer token: the unguessable token in the URL is the credential (stored hashed), so
-an unknown or inactive one is a plain 404. A trigger with a signing secret also wants
-`X-Flowdeck-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`
-made within 5 minutes, and refuses a delivery id (`X-Flowdeck-Delivery`) seen before.
-
-The execution's inputs are the trigger's stored inputs with `body`, `headers` and
-`query` (the request's) merged over them, each passed only when the workflow declares
-it: a workflow that wants them declares `body`, `headers`, `query` inputs (type
-object). See docs/triggers.md, "Calling a webhook".
-"""
+"""Webhooks: `POST /hooks/{token}` starts the trigger's workflow (the rules are
+`flowdeck.services.webhooks`'): 202 with the execution's id and status, or with `wait`,
+200 and its outputs once it has ended within that many seconds."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
-import uuid
-from collections.abc import Container
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from flowdeck.api.bodies import BoundedRoute, document_limits
-from flowdeck.api.deps import ConnDep
-from flowdeck.api.errors import (
-    ApiError,
-    definition_invalid,
-    document_too_complex,
-    prefixed_path,
-    unstorable,
-)
-from flowdeck.db.queries import fetch_row, query
 from flowdeck.db.types import Conn
-from flowdeck.definition.document import DefinitionError, validate_definition
-from flowdeck.documents import (
-    DocumentLimits,
-    DocumentTooComplexError,
-    MalformedDocumentError,
-    UnstorableValueError,
-    load_json,
-    text_problem,
-)
-from flowdeck.engine.start import NotStartable, start_execution
 from flowdeck.engine.states import FINAL, ExecutionStatus
-from flowdeck.users import credentials
+from flowdeck.http.bodies import BoundedRoute, document_limits
+from flowdeck.http.session import ConnDep
+from flowdeck.services import webhooks
 
 router = APIRouter(route_class=BoundedRoute, tags=["webhooks"])
 
-Q = "hooks"
 MAX_WAIT = 300.0
-SIGNATURE_HEADER = "X-Flowdeck-Signature"
-DELIVERY_HEADER = "X-Flowdeck-Delivery"
-TOLERANCE_SECONDS = 300
-MAX_DELIVERY_ID = 255
-REQUEST_INPUTS = ("body", "headers", "query")
-PRIVATE_HEADERS = frozenset({"authorization", "cookie"})
-
-
-def _bad_signature(message: str) -> ApiError:
-    return ApiError(401, "bad_signature", message)
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The v1 value: hex HMAC-SHA256 of `<timestamp>.<raw body>` with the secret."""
-    message = f"{timestamp}.".encode() + body
-    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
-
-
-def verify_signature(secret: str, header: str | None, body: bytes, now: float) -> str:
-    """Check the signature header; return its v1 value, or raise 401 bad_signature."""
-    if header is None or not header.strip():
-        raise _bad_signature(f"The {SIGNATURE_HEADER} header is missing.")
-    parts: dict[str, str] = {}
-    for item in header.split(","):
-        key, sep, value = item.strip().partition("=")
-        if sep:
-            parts[key.strip()] = value.strip()
-    timestamp_text, given = parts.get("t", ""), parts.get("v1", "")
-    if not timestamp_text.isdigit() or not given:
-        raise _bad_signature(
-            f"The {SIGNATURE_HEADER} header is malformed; expected 't=<unix seconds>,v1=<hex>'."
-        )
-    timestamp = int(timestamp_text)
-    if not hmac.compare_digest(sign(secret, timestamp, body), given.lower()):
-        raise _bad_signature("The signature is wrong for this body and timestamp.")
-    if timestamp < now - TOLERANCE_SECONDS:
-        raise _bad_signature("The signature's timestamp is older than 5 minutes.")
-    if timestamp > now + TOLERANCE_SECONDS:
-        raise _bad_signature("The signature's timestamp is more than 5 minutes in the future.")
-    return given.lower()
-
-
-def parse_body(raw: bytes, limits: DocumentLimits) -> Any:
-    """The JSON body, or its text when it is not JSON; None when empty.
-
-    A JSON body past the document limits is refused (400 document_too_complex), not
-    passed on as text: the sender meant it as JSON.
-    """
-    if not raw.strip():
-        return None
-    try:
-        return load_json(raw, limits, subject="The request body")
-    except DocumentTooComplexError as error:
-        raise document_too_complex(error) from None
-    except UnstorableValueError as error:
-        raise unstorable(prefixed_path("body", error.path), error.reason) from None
-    except MalformedDocumentError:
-        text = raw.decode("utf-8", errors="replace")
-        if (problem := text_problem(text)) is not None:  # a NUL byte: not storable text
-            raise unstorable("body", problem) from None
-        return text
-
-
-def request_inputs(request: Request, raw: bytes, declared: Container[str]) -> dict[str, Any]:
-    """The request's body, headers and query, each only when the workflow declares it (so
-    a body is parsed only for a workflow that takes it)."""
-    inputs: dict[str, Any] = {}
-    if "body" in declared:
-        inputs["body"] = parse_body(raw, document_limits(request))
-    headers: dict[str, str] = {}
-    for name, value in request.headers.items():
-        name = name.lower()
-        if name in PRIVATE_HEADERS:
-            continue
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    if "headers" in declared:
-        inputs["headers"] = headers
-    if "query" in declared:
-        inputs["query"] = {k: v for k, v in request.query_params.items() if k != "wait"}
-    return inputs
-
-
-async def _declared_inputs(conn: Conn, trigger: dict[str, Any]) -> set[str]:
-    cur = await conn.execute(
-        query("workflows", "get"),
-        {"id": trigger["user_workflow_id"], "user_id": trigger["user_id"]},
-    )
-    workflow = await cur.fetchone()
-    if workflow is None:  # start_execution answers for it
-        return set()
-    try:
-        return set(validate_definition(workflow["definition"]).inputs)
-    except DefinitionError:
-        return set()
 
 
 @router.post("/hooks/{token}", status_code=202)
@@ -158,83 +31,32 @@ async def call_webhook(
     ),
 ) -> JSONResponse:
     """Start the webhook trigger's workflow with the request as its inputs."""
-    cur = await conn.execute(
-        query(Q, "trigger_by_token"), {"token_hash": credentials.digest(token)}
+    execution_id = await webhooks.receive(
+        conn,
+        request.app.state.box,
+        token,
+        raw=await request.body(),
+        headers=request.headers,
+        query_params={k: v for k, v in request.query_params.items() if k != "wait"},
+        limits=document_limits(request),
+        now=time.time(),
     )
-    trigger = await cur.fetchone()
-    if trigger is None:
-        raise ApiError(404, "not_found", "There is nothing at this address.")
-    raw = await request.body()
-    sealed = trigger["signing_secret_encrypted"]
-    if sealed:
-        secret = request.app.state.box.open(sealed, "webhook signing secret")
-        v1 = verify_signature(secret, request.headers.get(SIGNATURE_HEADER), raw, time.time())
-        delivery_id = request.headers.get(DELIVERY_HEADER) or v1
-        if len(delivery_id) > MAX_DELIVERY_ID:
-            raise ApiError(
-                400,
-                "bad_request",
-                f"The {DELIVERY_HEADER} header is longer than {MAX_DELIVERY_ID} characters.",
-            )
-    else:
-        delivery_id = f"unsigned:{uuid.uuid4().hex}"
-    declared = await _declared_inputs(conn, trigger)
-    given = request_inputs(request, raw, declared)
-    inputs = {**(trigger["inputs"] or {}), **given}
-    ids = {"id": trigger["id"]}
-    try:
-        async with conn.transaction():
-            cur = await conn.execute(query(Q, "lock_trigger"), ids)
-            if await cur.fetchone() is None:  # deactivated meanwhile
-                raise ApiError(404, "not_found", "There is nothing at this address.")
-            await conn.execute(query(Q, "prune_deliveries"), ids)
-            cur = await conn.execute(query(Q, "recent_deliveries"), ids)
-            recent = await fetch_row(cur)
-            limit = trigger["rate_limit_per_minute"]
-            if recent["calls"] >= limit:
-                raise ApiError(
-                    429,
-                    "too_many_requests",
-                    f"This webhook accepts at most {limit} calls a minute; try again later.",
-                    headers={"Retry-After": str(recent["retry_after"])},
-                )
-            cur = await conn.execute(
-                query(Q, "insert_delivery"), {**ids, "delivery_id": delivery_id}
-            )
-            if await cur.fetchone() is None:
-                raise ApiError(401, "replayed_delivery", "This delivery id was already received.")
-            execution_id, _ = await start_execution(
-                conn,
-                trigger["user_id"],
-                workflow_id=trigger["user_workflow_id"],
-                inputs=inputs,
-                trigger="webhook",
-            )
-    except NotStartable as exc:
-        raise ApiError(404 if exc.code == "not_found" else 409, exc.code, str(exc)) from None
-    except DefinitionError as error:
-        raise definition_invalid(error, prefix="") from None
     return await _answer(request, conn, execution_id, wait)
-
-
-async def _result(conn: Conn, execution_id: UUID) -> dict[str, Any]:
-    cur = await conn.execute(query(Q, "execution_result"), {"id": execution_id})
-    return await fetch_row(cur)
 
 
 async def _answer(request: Request, conn: Conn, execution_id: UUID, wait: float) -> JSONResponse:
     if wait <= 0:
-        row = await _result(conn, execution_id)
+        row = await webhooks.result(conn, execution_id)
         return JSONResponse(
             {"execution_id": str(execution_id), "status": row["status"]}, status_code=202
         )
 
     async def is_final() -> bool:
-        row = await _result(conn, execution_id)
+        row = await webhooks.result(conn, execution_id)
         return ExecutionStatus(row["status"]) in FINAL
 
     await request.app.state.finished.wait(execution_id, wait, is_final)
-    row = await _result(conn, execution_id)
+    row = await webhooks.result(conn, execution_id)
     ended = ExecutionStatus(row["status"]) in FINAL
     return JSONResponse(
         {

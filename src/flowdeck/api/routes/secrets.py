@@ -9,10 +9,9 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from flowdeck.api.bodies import BoundedRoute
 from flowdeck.api.deps import ConnDep, CurrentUser
-from flowdeck.api.errors import not_found
-from flowdeck.vault.store import delete_secret, list_secrets, put_secret
+from flowdeck.http.bodies import BoundedRoute
+from flowdeck.services import secrets
 
 router = APIRouter(route_class=BoundedRoute, prefix="/api/secrets", tags=["secrets"])
 
@@ -39,7 +38,7 @@ class SecretIn(BaseModel):
 @router.get("", response_model=list[SecretOut])
 async def secrets_list(user: CurrentUser, conn: ConnDep) -> list[dict[str, Any]]:
     """The names of my secrets (values are never returned)."""
-    return await list_secrets(conn, user.id)
+    return await secrets.list_secrets(conn, user)
 
 
 @router.put(
@@ -51,7 +50,7 @@ async def secret_put(
     name: SecretName, body: SecretIn, request: Request, user: CurrentUser, conn: ConnDep
 ) -> JSONResponse:
     """Store a secret (201) or replace its value (200); use it as {{ secrets.NAME }}."""
-    row = await put_secret(conn, request.app.state.box, user.id, name, body.value)
+    row = await secrets.put_secret(conn, user, request.app.state.box, name, body.value)
     out = SecretOut.model_validate(row).model_dump(mode="json")
     return JSONResponse(out, status_code=201 if row["created"] else 200)
 
@@ -59,6 +58,5 @@ async def secret_put(
 @router.delete("/{name}", status_code=204)
 async def secret_delete(name: SecretName, user: CurrentUser, conn: ConnDep) -> Response:
     """Delete a secret; workflows that use it fail at the step that needs it."""
-    if not await delete_secret(conn, user.id, name):
-        raise not_found("The secret")
+    await secrets.delete_secret(conn, user, name)
     return Response(status_code=204)

@@ -11,17 +11,14 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Path
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
-from flowdeck.api.bodies import BoundedRoute
 from flowdeck.api.deps import ConnDep, CurrentUser
-from flowdeck.api.errors import ApiError, not_found
-from flowdeck.db.queries import query
+from flowdeck.http.bodies import BoundedRoute
+from flowdeck.services import executions
 
 router = APIRouter(route_class=BoundedRoute, tags=["executions"])
 
-Q = "executions"
 SignalName = Annotated[
     str,
     Path(
@@ -50,25 +47,5 @@ async def send_signal(
     payload: Payload = None,
 ) -> dict[str, Any]:
     """Send a signal to an execution; a `wait` step for its name takes it (once)."""
-    cur = await conn.execute(
-        query(Q, "add_signal"),
-        {"id": execution_id, "user_id": user.id, "name": name, "payload": Jsonb(payload)},
-    )
-    if await cur.fetchone() is None:
-        cur = await conn.execute(query(Q, "get"), {"id": execution_id, "user_id": user.id})
-        current = await cur.fetchone()
-        if current is None:
-            raise not_found("The execution")
-        raise ApiError(
-            409,
-            "execution_finished",
-            f"The execution has already ended ({current['status']}); the signal was not kept.",
-        )
-    # The signal is committed (autocommit) before this looks: an execution that suspends
-    # meanwhile finds it in its own check after suspending, so one of the two wakes it.
-    async with conn.transaction():
-        cur = await conn.execute(query(Q, "wake_ready_one"), {"id": execution_id})
-        delivered = await cur.fetchone() is not None
-        if delivered:
-            await conn.execute(query(Q, "notify_queued"))
+    delivered = await executions.send_signal(conn, user, execution_id, name, payload)
     return {"execution_id": execution_id, "signal": name, "delivered": delivered}

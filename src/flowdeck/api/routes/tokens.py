@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from flowdeck.api.bodies import BoundedRoute
 from flowdeck.api.deps import ConnDep, CurrentUser
-from flowdeck.api.errors import not_found
-from flowdeck.users import service
+from flowdeck.http.bodies import BoundedRoute
+from flowdeck.services import users
 
 router = APIRouter(route_class=BoundedRoute, prefix="/api/tokens", tags=["tokens"])
 
@@ -39,22 +38,17 @@ class NewTokenOut(TokenOut):
 @router.post("", status_code=201, response_model=NewTokenOut)
 async def create_token(body: TokenIn, user: CurrentUser, conn: ConnDep) -> dict[str, Any]:
     """Create a token; its value is in this response only."""
-    expires_at = body.expires_at
-    if expires_at is not None and expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=UTC)
-    issued = await service.create_token(conn, user, body.name, expires_at=expires_at)
-    return {**issued.row, "token": issued.token}
+    return await users.create_token(conn, user, body.name, body.expires_at)
 
 
 @router.get("", response_model=list[TokenOut])
 async def list_tokens(user: CurrentUser, conn: ConnDep) -> list[dict[str, Any]]:
     """My tokens, newest first (values are never shown again)."""
-    return await service.list_tokens(conn, user)
+    return await users.list_tokens(conn, user)
 
 
 @router.delete("/{token_id}", status_code=204)
 async def revoke_token(token_id: UUID, user: CurrentUser, conn: ConnDep) -> Response:
     """Revoke one of my tokens; it stops working at once."""
-    if not await service.revoke_token(conn, user, token_id):
-        raise not_found("The token")
+    await users.revoke_token(conn, user, token_id)
     return Response(status_code=204)

@@ -258,9 +258,9 @@ RETURNING id
 -- that may wake it (a signal kept, a suspend committed) so that a wake-up that raced a
 -- suspend is not lost; or (id NULL) any, a few at a time: the rescuer's safety net for a
 -- wake-up nobody sent (a child cancelled through the API while queued or waiting).
--- SKIP LOCKED costs the one given nothing: whoever holds its row wakes it or ends it (a
--- child's end, a cancel, another signal, the rescuer) or is its own worker's suspend,
--- whose check follows. (Named for the signals route, which asks for it by this name.)
+-- A row another transaction holds is waited for, not skipped: the signals route then
+-- sees the suspend that was committing and answers `delivered` as it happened; rows are
+-- taken in id order, so two rescuers never wait for each other in a circle.
 UPDATE workflow_executions SET status = 'queued', scheduled_at = now()
 WHERE id IN (
   SELECT e.id FROM workflow_executions e
@@ -276,8 +276,9 @@ WHERE id IN (
           AND c.status IN ('succeeded', 'failed', 'cancelled', 'skipped')))
     )
   )
+  ORDER BY e.id
   LIMIT 100
-  FOR UPDATE SKIP LOCKED
+  FOR UPDATE
 ) AND status = 'waiting'
 RETURNING id
 

@@ -1,4 +1,4 @@
--- Webhooks: POST /hooks/{token} (api/routes/hooks.py).
+-- Webhooks: POST /hooks/{token} (services/webhooks.py).
 
 -- name: trigger_by_token
 -- The active webhook trigger whose URL token hashes to `token_hash`.

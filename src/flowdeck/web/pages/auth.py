@@ -5,13 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from flowdeck.api.deps import SESSION_COOKIE, ConnDep, session_principal
-from flowdeck.api.errors import ApiError
-from flowdeck.api.origin import origin
-from flowdeck.api.routes.auth import check_password, start_session
-from flowdeck.users import service
+from flowdeck.http.origin import origin
+from flowdeck.http.session import (
+    ConnDep,
+    check_password,
+    end_session,
+    session_principal,
+    start_session,
+)
+from flowdeck.services.errors import Throttled
 from flowdeck.web.render import page, redirect
-from flowdeck.web.routing import PageRoute
+from flowdeck.web.routing import PageRoute, page_status
 from flowdeck.web.session import (
     LOGIN_CSRF_COOKIE,
     ViewerDep,
@@ -82,9 +86,9 @@ async def login(request: Request, conn: ConnDep) -> Response:
     if isinstance(email, str) and isinstance(password, str) and email and password:
         try:
             user = await check_password(request, conn, email.strip(), password)
-        except ApiError as refused:  # too_many_attempts: the form again, saying so
-            response = _login_page(request, next_url, refused.message, shown, refused.status)
-            response.headers.update(refused.headers or {})
+        except Throttled as refused:  # the form again, saying so
+            response = _login_page(request, next_url, refused.message, shown, page_status(refused))
+            response.headers["Retry-After"] = str(refused.retry_after)
             return response
     if user is None:
         return _login_page(request, next_url, "The email or the password is wrong.", shown)
@@ -98,7 +102,6 @@ async def login(request: Request, conn: ConnDep) -> Response:
 async def logout(request: Request, who: ViewerDep, conn: ConnDep) -> Response:
     """End the session everywhere and go back to the sign-in form."""
     await checked_form(request, who)
-    await service.end_session(conn, who.session_secret)
     response = redirect("/login", "You are signed out.")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    await end_session(response, conn, who.session_secret)
     return response

@@ -8,20 +8,18 @@ step list rendered by the same templates as the page — and swaps it in.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
-from flowdeck.api.deps import ConnDep
-from flowdeck.api.pagination import MAX_LIMIT
-from flowdeck.api.routes import executions as executions_api
-from flowdeck.api.routes import signals as signals_api
-from flowdeck.api.routes import workflows as workflows_api
-from flowdeck.db.queries import query
 from flowdeck.db.types import Conn
-from flowdeck.definition.checks import steps_by_id
 from flowdeck.engine.states import FINAL, ExecutionStatus
+from flowdeck.http.session import ConnDep
+from flowdeck.services import executions, workflows
+from flowdeck.services.executions import ExecutionQuery, Status
+from flowdeck.services.paging import MAX_LIMIT
+from flowdeck.services.workflows import WorkflowQuery
 from flowdeck.web import timeline
 from flowdeck.web.render import fragment, page, redirect
 from flowdeck.web.routing import PageRoute
@@ -31,21 +29,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
 SIGNAL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
-STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "cancelled", "skipped")
-
-
-async def _names(conn: Conn, who: Viewer, items: list[dict[str, Any]]) -> dict[str, str]:
-    """Display names of the workflows and templates the listed executions ran."""
-    workflow_ids = list({i["user_workflow_id"] for i in items if i["user_workflow_id"]})
-    template_ids = list({i["template_id"] for i in items if i["template_id"]})
-    names: dict[str, str] = {}
-    cur = await conn.execute(
-        query("web", "workflow_names"), {"user_id": who.user.id, "ids": workflow_ids}
-    )
-    names.update({str(row["id"]): row["name"] for row in await cur.fetchall()})
-    cur = await conn.execute(query("web", "template_names"), {"ids": template_ids})
-    names.update({row["id"]: row["name"] for row in await cur.fetchall()})
-    return names
+STATUSES: tuple[Status, ...] = get_args(Status)
 
 
 @router.get("/executions")
@@ -62,21 +46,22 @@ async def history(
         workflow_id = UUID(workflow) if workflow else None
     except ValueError:
         workflow_id = None  # a hand-edited URL: show everything rather than fail
-    listed = await executions_api.list_executions(
-        who.user,
-        conn,
-        status=status if status in STATUSES else None,  # type: ignore[arg-type]  # checked here
+    asked = ExecutionQuery(
+        status=next((known for known in STATUSES if known == status), None),
         workflow_id=workflow_id,
         limit=PAGE_SIZE,
         cursor=cursor,
     )
-    mine = await workflows_api.list_workflows(who.user, conn, sort="name", limit=MAX_LIMIT)
+    listed = await executions.list_executions(conn, who.user, asked)
+    mine = await workflows.list_workflows(
+        conn, who.user, WorkflowQuery(sort="name", limit=MAX_LIMIT)
+    )
     return page(
         request,
         "executions.html",
         who,
         items=listed["items"],
-        names=await _names(conn, who, listed["items"]),
+        names=await executions.source_names(conn, who.user, listed["items"]),
         next_cursor=listed["next_cursor"],
         statuses=STATUSES,
         status=status,
@@ -87,15 +72,10 @@ async def history(
 
 async def _view(conn: Conn, who: Viewer, execution_id: UUID) -> dict[str, Any]:
     """What the page and its live part show: the execution, its steps, its timeline."""
-    execution = await executions_api.get_execution(execution_id, who.user, conn)
-    cur = await conn.execute(
-        query("web", "execution_definition"), {"id": execution_id, "user_id": who.user.id}
-    )
-    row = await cur.fetchone()
-    definition = (row["definition"] if row else None) or {}
-    declared = steps_by_id(definition.get("steps"))
+    execution = await executions.get_execution(conn, who.user, execution_id)
+    definition, declared = await executions.definition_steps(conn, who.user, execution_id)
     steps = execution["steps"]
-    names = await _names(conn, who, [execution])
+    names = await executions.source_names(conn, who.user, [execution])
     return {
         "execution": execution,
         "definition": definition,
@@ -127,7 +107,7 @@ async def execution_live(execution_id: UUID, who: ViewerDep, conn: ConnDep) -> R
 @router.post("/executions/{execution_id}/cancel")
 async def cancel(execution_id: UUID, request: Request, who: ViewerDep, conn: ConnDep) -> Response:
     await checked_form(request, who)
-    done = await executions_api.cancel_execution(execution_id, who.user, conn)
+    done = await executions.cancel(conn, who.user, execution_id)
     notice = "Cancelled." if done["status"] == "cancelled" else "It stops at its next step."
     return redirect(f"/executions/{execution_id}", notice)
 
@@ -135,14 +115,14 @@ async def cancel(execution_id: UUID, request: Request, who: ViewerDep, conn: Con
 @router.post("/executions/{execution_id}/retry")
 async def retry(execution_id: UUID, request: Request, who: ViewerDep, conn: ConnDep) -> Response:
     await checked_form(request, who)
-    new = await executions_api.retry_execution(execution_id, who.user, conn)
+    new = await executions.retry(conn, who.user, execution_id)
     return redirect(f"/executions/{new['id']}", "Retrying from the step that failed.")
 
 
 @router.post("/executions/{execution_id}/rerun")
 async def rerun(execution_id: UUID, request: Request, who: ViewerDep, conn: ConnDep) -> Response:
     await checked_form(request, who)
-    new = await executions_api.rerun_execution(execution_id, who.user, conn, None)
+    new = await executions.rerun(conn, who.user, execution_id)
     return redirect(f"/executions/{new['id']}", "Running again with the same inputs.")
 
 
@@ -160,6 +140,6 @@ async def decide(execution_id: UUID, request: Request, who: ViewerDep, conn: Con
         "by": who.user.display_name or who.user.email,
         "comment": comment.strip() if isinstance(comment, str) else "",
     }
-    await signals_api.send_signal(execution_id, signal, who.user, conn, payload)
+    await executions.send_signal(conn, who.user, execution_id, signal, payload)
     word = "Approved" if approved else "Rejected"
     return redirect(f"/executions/{execution_id}", f"{word}; the execution goes on.")

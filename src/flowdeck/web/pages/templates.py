@@ -7,12 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from flowdeck.api.deps import ConnDep
-from flowdeck.api.errors import ApiError
-from flowdeck.api.pagination import MAX_LIMIT
-from flowdeck.api.routes import templates as templates_api
-from flowdeck.api.routes import workflows as workflows_api
 from flowdeck.definition.issues import DefinitionError
+from flowdeck.http.session import ConnDep
+from flowdeck.services import catalog as templates
+from flowdeck.services import workflows
+from flowdeck.services.errors import Invalid
+from flowdeck.services.paging import MAX_LIMIT
 from flowdeck.web import inputs_form
 from flowdeck.web.render import page, redirect
 from flowdeck.web.routing import PageRoute
@@ -28,7 +28,7 @@ async def catalog(
     request: Request, who: ViewerDep, conn: ConnDep, q: str = "", category: str = ""
 ) -> Response:
     """Every active template, grouped by category, most used first; searchable."""
-    listed = await templates_api.list_templates(
+    listed = await templates.list_templates(
         conn, category=category or None, q=q.strip() or None, limit=MAX_LIMIT
     )
 
@@ -42,7 +42,7 @@ async def catalog(
         "templates.html",
         who,
         groups=groups,
-        categories=await templates_api.categories(conn),
+        categories=await templates.categories(conn),
         q=q,
         category=category,
         total=len(listed["items"]),
@@ -60,7 +60,7 @@ async def _template_page(
     given: dict[str, Any] | None = None,
     issues: list[str] | None = None,
 ) -> Response:
-    template = await templates_api.fetch_template(conn, template_id)
+    template = await templates.get_template(conn, template_id)
     return page(
         request,
         "template.html",
@@ -87,23 +87,20 @@ async def use_template(
 ) -> Response:
     """Make a workflow of the template with a name and values for its inputs."""
     form = await checked_form(request, who)
-    template = await templates_api.fetch_template(conn, template_id)
+    template = await templates.get_template(conn, template_id)
     declared = template["inputs"] or {}
     raw_name = form.get("name")
     name = raw_name.strip() if isinstance(raw_name, str) else ""
     typed = {f.name: form.get(f.form_name) for f in inputs_form.fields(declared)}
     try:
         config = inputs_form.read(declared, form)
-        body = workflows_api.FromTemplate.model_validate(
-            {"name": name[:255] or None, "config": config}
+        created = await workflows.create_from_template(
+            conn, who.user, template_id, name=name[:255] or None, config=config
         )
-        created = await workflows_api.create_from_template(template_id, body, who.user, conn)
     except DefinitionError as error:
         problems = [str(issue) for issue in error.issues]
-    except ApiError as error:
-        if error.status != 422:
-            raise
-        problems = [f"{d.path}: {d.message}" for d in error.details] or [error.message]
+    except Invalid as error:
+        problems = [f"{d.path}: {d.message}" for d in error.issues] or [error.message]
     else:
         return redirect(f"/workflows/{created['id']}", f"Created {created['name']}.")
     return await _template_page(

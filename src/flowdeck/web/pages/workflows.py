@@ -1,6 +1,6 @@
 """/workflows: my workflows, and one workflow's page (diagram, editor, run form, history).
 
-Reads and changes go through the REST API's own route functions, so the page and
+Reads and changes go through the services the REST API uses too, so the page and
 the API cannot disagree on a rule (validation, ownership, counters).
 """
 
@@ -14,16 +14,14 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from flowdeck.api.bodies import document_limits
-from flowdeck.api.deps import ConnDep
-from flowdeck.api.errors import ApiError
-from flowdeck.api.routes import executions as executions_api
-from flowdeck.api.routes import triggers as triggers_api
-from flowdeck.api.routes import workflows as workflows_api
-from flowdeck.db.queries import query
 from flowdeck.db.types import Conn
 from flowdeck.definition.issues import DefinitionError
-from flowdeck.engine.start import NotStartable, start_execution
+from flowdeck.http.bodies import document_limits
+from flowdeck.http.session import ConnDep
+from flowdeck.services import executions, triggers, workflows
+from flowdeck.services.errors import Conflict, Invalid, NotFound
+from flowdeck.services.executions import ExecutionQuery
+from flowdeck.services.workflows import WorkflowQuery
 from flowdeck.web import inputs_form
 from flowdeck.web.render import page, redirect
 from flowdeck.web.routing import PageRoute
@@ -52,22 +50,17 @@ async def workflows_page(
 ) -> Response:
     """My workflows: search, category, favorites; last run and how often each ran."""
     only_favorites = favorites == "true"
-    listed = await workflows_api.list_workflows(
-        who.user,
-        conn,
+    asked = WorkflowQuery(
         category=category or None,
         favorite=True if only_favorites else None,
         q=q.strip() or None,
         limit=PAGE_SIZE,
         cursor=cursor,
     )
+    listed = await workflows.list_workflows(conn, who.user, asked)
     items = listed["items"]
-    cur = await conn.execute(
-        query("web", "last_runs"), {"user_id": who.user.id, "ids": [w["id"] for w in items]}
-    )
-    last_runs = {row["user_workflow_id"]: row for row in await cur.fetchall()}
-    cur = await conn.execute(query("web", "workflow_categories"), {"user_id": who.user.id})
-    categories = [row["category"] for row in await cur.fetchall()]
+    last_runs = await workflows.last_runs(conn, who.user, [w["id"] for w in items])
+    categories = await workflows.categories(conn, who.user)
     filtered = bool(q or category or only_favorites)
     return page(
         request,
@@ -91,8 +84,7 @@ async def toggle_favorite(
     """Star or unstar; answered with JSON for the in-place toggle, else a redirect back."""
     form = await checked_form(request, who)
     wanted = form.get("favorite") == "true"
-    patch = workflows_api.WorkflowPatch.model_validate({"is_favorite": wanted})
-    saved = await workflows_api.update_workflow(workflow_id, patch, who.user, conn)
+    saved = await workflows.update_workflow(conn, who.user, workflow_id, {"is_favorite": wanted})
     if request.headers.get("x-requested-with") == "fetch":
         return JSONResponse({"is_favorite": saved["is_favorite"]})
     return redirect(_back(form.get("back")))
@@ -105,15 +97,15 @@ def _back(target: object) -> str:
 @router.post("/workflows/{workflow_id}/duplicate")
 async def duplicate(workflow_id: UUID, request: Request, who: ViewerDep, conn: ConnDep) -> Response:
     await checked_form(request, who)
-    copy = await workflows_api.duplicate_workflow(workflow_id, who.user, conn)
+    copy = await workflows.duplicate_workflow(conn, who.user, workflow_id)
     return redirect(f"/workflows/{copy['id']}", f"Made a copy: {copy['name']}.")
 
 
 @router.post("/workflows/{workflow_id}/delete")
 async def delete(workflow_id: UUID, request: Request, who: ViewerDep, conn: ConnDep) -> Response:
     await checked_form(request, who)
-    workflow = await workflows_api.get_workflow(workflow_id, who.user, conn)
-    await workflows_api.delete_workflow(workflow_id, who.user, conn)
+    workflow = await workflows.get_workflow(conn, who.user, workflow_id)
+    await workflows.delete_workflow(conn, who.user, workflow_id)
     return redirect("/workflows", f"Deleted {workflow['name']} and its history.")
 
 
@@ -129,10 +121,10 @@ async def _workflow_page(
     run_given: dict[str, Any] | None = None,
     run_issues: list[str] | None = None,
 ) -> Response:
-    workflow = await workflows_api.get_workflow(workflow_id, who.user, conn)
-    triggers = await triggers_api.list_triggers(workflow_id, who.user, conn)
-    recent = await executions_api.list_executions(
-        who.user, conn, workflow_id=workflow_id, limit=RECENT_RUNS
+    workflow = await workflows.get_workflow(conn, who.user, workflow_id)
+    its_triggers = await triggers.list_triggers(conn, who.user, workflow_id)
+    recent = await executions.list_executions(
+        conn, who.user, ExecutionQuery(workflow_id=workflow_id, limit=RECENT_RUNS)
     )
     definition = workflow["definition"]
     declared = definition.get("inputs") or {}
@@ -143,7 +135,7 @@ async def _workflow_page(
         who,
         status_code=status_code,
         workflow=workflow,
-        triggers=triggers,
+        triggers=its_triggers,
         recent=recent["items"],
         editor_text=editor_text if editor_text is not None else definition_yaml(definition),
         editor_issues=editor_issues or [],
@@ -192,14 +184,11 @@ async def save_definition(
     text = raw if isinstance(raw, str) else ""
     definition, issues = await _check(request, text)
     if definition is not None:
-        patch = workflows_api.WorkflowPatch.model_validate({"definition": definition})
         try:
-            await workflows_api.update_workflow(workflow_id, patch, who.user, conn)
-        except ApiError as error:
-            if error.status != 422:
-                raise
+            await workflows.update_workflow(conn, who.user, workflow_id, {"definition": definition})
+        except Invalid as error:
             # The definition is sound but the saved config no longer fits its inputs.
-            issues = [LineIssue(None, d.path, d.message) for d in error.details]
+            issues = [LineIssue(None, d.path, d.message) for d in error.issues]
         else:
             return redirect(f"/workflows/{workflow_id}#definition", "Definition saved.")
     return await _workflow_page(
@@ -222,14 +211,12 @@ async def save_details(
     name = _text(form.get("name"))
     if not name:
         return redirect(f"/workflows/{workflow_id}", "A workflow needs a name.", kind="error")
-    patch = workflows_api.WorkflowPatch.model_validate(
-        {
-            "name": name[:255],
-            "description": _text(form.get("description")) or None,
-            "category": _text(form.get("category"))[:100] or None,
-        }
-    )
-    await workflows_api.update_workflow(workflow_id, patch, who.user, conn)
+    changes = {
+        "name": name[:255],
+        "description": _text(form.get("description")) or None,
+        "category": _text(form.get("category"))[:100] or None,
+    }
+    await workflows.update_workflow(conn, who.user, workflow_id, changes)
     return redirect(f"/workflows/{workflow_id}", "Saved.")
 
 
@@ -237,21 +224,21 @@ async def save_details(
 async def run(workflow_id: UUID, request: Request, who: ViewerDep, conn: ConnDep) -> Response:
     """Start an execution with the form's inputs and go to its page to watch it."""
     form = await checked_form(request, who)
-    workflow = await workflows_api.get_workflow(workflow_id, who.user, conn)
+    workflow = await workflows.get_workflow(conn, who.user, workflow_id)
     declared = workflow["definition"].get("inputs") or {}
     key = _text(form.get("run_key"))
     try:
         inputs = inputs_form.read(declared, form, document_limits(request))
-        execution_id, _ = await start_execution(
+        execution_id, _ = await executions.start(
             conn,
-            who.user.id,
+            who.user,
             workflow_id=workflow_id,
             inputs=inputs,
             trigger="manual",
             # One click, one run: a double submit of the same form finds the same run.
             idempotency_key=f"web-run:{key}" if key else None,
         )
-    except DefinitionError as error:
+    except (DefinitionError, Invalid) as error:
         return await _workflow_page(
             request,
             who,
@@ -261,6 +248,6 @@ async def run(workflow_id: UUID, request: Request, who: ViewerDep, conn: ConnDep
             run_given={f.name: form.get(f.form_name) for f in inputs_form.fields(declared)},
             run_issues=[str(issue) for issue in error.issues],
         )
-    except NotStartable as error:
-        return redirect(f"/workflows/{workflow_id}", str(error), kind="error")
+    except (NotFound, Conflict) as error:  # deleted or made inactive meanwhile
+        return redirect(f"/workflows/{workflow_id}", error.message, kind="error")
     return redirect(f"/executions/{execution_id}")

@@ -22,8 +22,9 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection
 
-from flowdeck.api.errors import ApiError, BodyRefused, body_refused, unstorable
 from flowdeck.documents import DocumentError, DocumentLimits, load_json, text_problem
+from flowdeck.http.errors import BodyRefused, HttpError, body_refused
+from flowdeck.services.errors import unstorable
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -95,7 +96,7 @@ def check_media_type(request: Request) -> None:
         and "transfer-encoding" not in request.headers
     ):
         return  # no body at all: the route's own rules decide whether one was needed
-    raise ApiError(
+    raise HttpError(
         415,
         "unsupported_media_type",
         f"The request body must be JSON (Content-Type: application/json), not {content_type}.",
