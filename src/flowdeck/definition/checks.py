@@ -26,7 +26,8 @@ from flowdeck.definition.expressions import (
     reference_paths,
 )
 from flowdeck.definition.issues import Issue, did_you_mean, join_path
-from flowdeck.definition.steps_schema import STEP_RESULT_FIELDS, STEP_TYPES
+from flowdeck.definition.step_base import STEP_RESULT_FIELDS
+from flowdeck.definition.steps_schema import STEP_TYPES
 
 # Keys holding nested steps, per control-flow type: they are walked as steps, not values.
 NESTED_KEYS: Mapping[str, frozenset[str]] = {

@@ -26,14 +26,8 @@ from flowdeck.definition.checks import static_issues
 from flowdeck.definition.expressions import is_expression
 from flowdeck.definition.issues import DefinitionError, Issue, did_you_mean, join_path, sort_issues
 from flowdeck.definition.shape import known_keys, shape_issues
-from flowdeck.definition.steps_schema import (
-    STEP_TYPES,
-    LiteralTimeout,
-    Name,
-    Step,
-    StepBase,
-    StrictModel,
-)
+from flowdeck.definition.step_base import LiteralTimeout, Name, StepBase, StrictModel
+from flowdeck.definition.steps_schema import STEP_TYPES, Step
 from flowdeck.documents import DocumentRefusedError, MalformedDocumentError, load_json, load_yaml
 
 __all__ = [

@@ -19,7 +19,8 @@ from pydantic_core import ErrorDetails
 
 from flowdeck.definition.expressions import is_expression
 from flowdeck.definition.issues import Issue, did_you_mean, join_path
-from flowdeck.definition.steps_schema import STEP_TYPES, StepBase
+from flowdeck.definition.step_base import StepBase
+from flowdeck.definition.steps_schema import STEP_TYPES
 
 _ID_RULE = "use letters, digits and underscores, not starting with a digit"
 

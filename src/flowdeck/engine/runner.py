@@ -32,7 +32,7 @@ import httpx
 
 from flowdeck.definition.document import Definition
 from flowdeck.definition.expressions import ExpressionError
-from flowdeck.definition.steps_schema import StepBase
+from flowdeck.definition.step_base import StepBase
 from flowdeck.engine.attempts import run_action, run_control, run_durable
 from flowdeck.engine.evaluation import evaluate, expression_error
 from flowdeck.engine.outbound import OutboundPolicy

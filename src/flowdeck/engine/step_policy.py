@@ -8,7 +8,7 @@ from typing import Any
 
 from flowdeck.definition.durations import parse_duration
 from flowdeck.definition.expressions import is_expression
-from flowdeck.definition.steps_schema import Retry
+from flowdeck.definition.step_base import Retry
 from flowdeck.engine.steps.base import field_default
 
 ATTEMPTS: int = field_default(Retry, "attempts")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from flowdeck.definition.step_base import StepBase
 from flowdeck.definition.steps_schema import (
     STEP_TYPES,
     BranchStep,
@@ -31,7 +32,6 @@ from flowdeck.definition.steps_schema import (
     LogStep,
     ParallelStep,
     SetStep,
-    StepBase,
     WaitStep,
     WorkflowStep,
 )
