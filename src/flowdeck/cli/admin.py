@@ -5,25 +5,25 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from psycopg import AsyncConnection
-from psycopg.rows import DictRow
 from rich.markup import escape
-from rich.table import Table
 
-from flowdeck.cli import database
 from flowdeck.cli.console import EXIT_FAILURE
 from flowdeck.cli.console import highlighted_err as err
 from flowdeck.cli.console import highlighted_out as out
-from flowdeck.config import load_settings
-from flowdeck.db.connect import open_database
-from flowdeck.db.migrate import run_migrations, status
-from flowdeck.db.schema import verify
-from flowdeck.definition.durations import parse_duration
 from flowdeck.errors import ConfigError
-from flowdeck.users import credentials, service
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg.rows import DictRow
+
+    from flowdeck.users.service import IssuedToken
+
+# The database driver, the migrations, argon2 (in users) and the settings are imported
+# inside each command, when it runs: `flowdeck --help` and the client commands parse
+# this module's options and must not pay for them.
 
 db_app = typer.Typer(help="Migrate and inspect the database.", no_args_is_help=True)
 users_app = typer.Typer(
@@ -44,6 +44,9 @@ def users_create(
     ] = False,
 ) -> None:
     """Create a user. Without --password-stdin a random password is made and printed."""
+    from flowdeck.cli import database
+    from flowdeck.users import credentials, service
+
     password = sys.stdin.readline().rstrip("\n") if password_stdin else credentials.new_password()
     if not password:
         raise ConfigError("The password read from standard input is empty.")
@@ -66,9 +69,12 @@ def tokens_create(
     ] = None,
 ) -> None:
     """Create an API token and print it (it is shown this once)."""
+    from flowdeck.cli import database
+    from flowdeck.users import service
+
     lifetime = _parse_lifetime(expires) if expires else None
 
-    async def create(conn: AsyncConnection[DictRow]) -> service.IssuedToken:
+    async def create(conn: AsyncConnection[DictRow]) -> IssuedToken:
         user = await service.user_by_email(conn, email)
         expires_at = datetime.now(UTC) + lifetime if lifetime else None
         return await service.create_token(conn, user, name, expires_at=expires_at)
@@ -79,6 +85,8 @@ def tokens_create(
 
 
 def _parse_lifetime(text: str) -> timedelta:
+    from flowdeck.definition.durations import parse_duration
+
     try:
         lifetime = parse_duration(text)
     except ValueError as exc:
@@ -94,6 +102,10 @@ def db_migrate() -> None:
 
     A legacy database is adopted first; each column it converted is printed.
     """
+    from flowdeck.config import load_settings
+    from flowdeck.db.connect import open_database
+    from flowdeck.db.migrate import run_migrations
+
     with open_database(load_settings()) as url:
         report = run_migrations(url)
     for adoption in report.adopted:
@@ -108,6 +120,12 @@ def db_migrate() -> None:
 @db_app.command("status")
 def db_status() -> None:
     """List applied and pending migration files."""
+    from rich.table import Table
+
+    from flowdeck.config import load_settings
+    from flowdeck.db.connect import open_database
+    from flowdeck.db.migrate import status
+
     with open_database(load_settings()) as url:
         state = status(url)
     table = Table()
@@ -138,6 +156,10 @@ def db_status() -> None:
 @db_app.command("verify")
 def db_verify() -> None:
     """Compare the live schema with what the migrations declare; exit 1 on any difference."""
+    from flowdeck.config import load_settings
+    from flowdeck.db.connect import open_database
+    from flowdeck.db.schema import verify
+
     with open_database(load_settings()) as url:
         differences = verify(url)
     if not differences:

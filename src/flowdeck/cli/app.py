@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 from types import FrameType
 
 import httpx
-import psycopg
 import typer
 
 from flowdeck.cli import admin, executions, server, templates, workflows
@@ -66,7 +66,22 @@ def main() -> None:
     except httpx.HTTPError as exc:
         url = os.environ.get("FLOWDECK_URL", DEFAULT_URL)
         fail(f"cannot reach Flowdeck at {url}: {exc}")
-    except psycopg.Error as exc:
-        # A database error no layer above expected (a lost connection mid-command, a
-        # permission missing): say what PostgreSQL said, without a stack trace.
-        fail(f"database error: {exc.diag.message_primary or str(exc).strip()}")
+    except Exception as exc:
+        # psycopg is imported by the database commands when they run, not here, so that
+        # the client commands never load it: see _database_error.
+        message = _database_error(exc)
+        if message is None:
+            raise
+        fail(message)
+
+
+def _database_error(exc: Exception) -> str | None:
+    """What PostgreSQL said, when `exc` is a database error no layer above expected (a
+    lost connection mid-command, a permission missing); None for any other error."""
+    if "psycopg" not in sys.modules:
+        return None  # not loaded, so not raised: and importing it here would cost ~0.2 s
+    import psycopg
+
+    if not isinstance(exc, psycopg.Error):
+        return None
+    return f"database error: {exc.diag.message_primary or str(exc).strip()}"

@@ -7,34 +7,23 @@ import asyncio
 import logging
 import os
 import signal
-from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.panel import Panel
 
-from flowdeck.catalog.sync import sync_builtin_templates
-from flowdeck.cli import database
 from flowdeck.cli.console import highlighted_out as out
-from flowdeck.config import Settings, load_settings
-from flowdeck.db.connect import open_database
-from flowdeck.db.migrate import migrate, status
-from flowdeck.db.pool import open_pool
-from flowdeck.definition import limits
-from flowdeck.engine import watchdog
-from flowdeck.engine.maintenance import Maintenance
-from flowdeck.engine.supervisor import (
-    SupervisorSettings,
-    WorkerSupervisor,
-    cap_memory,
-    die_with_parent,
-)
-from flowdeck.engine.worker import Worker, WorkerSettings
-from flowdeck.errors import ConfigError
-from flowdeck.users import service
-from flowdeck.vault.box import SecretBox, load_key_material
+
+if TYPE_CHECKING:
+    from flowdeck.config import Settings
+    from flowdeck.engine.supervisor import WorkerSupervisor
+    from flowdeck.engine.worker import WorkerSettings
+    from flowdeck.vault.box import SecretBox
+
+# The server's parts (uvicorn, the API, the engine, the database driver, the settings)
+# are imported inside the commands, when they run: `flowdeck --help` and the client
+# commands parse this module's options and must not pay for them.
 
 log = logging.getLogger("flowdeck")
 
@@ -57,6 +46,9 @@ def serve(
     import uvicorn
 
     from flowdeck.api.app import create_app
+    from flowdeck.config import load_settings
+    from flowdeck.db.connect import open_database
+    from flowdeck.db.migrate import migrate
 
     settings = load_settings()
     with open_database(settings) as url:
@@ -99,6 +91,8 @@ def _supervisor(
 ) -> WorkerSupervisor:
     """A supervisor for a worker child on the database at `url` (the embedded server's
     URL, when that is the one in use: the child joins it rather than starting another)."""
+    from flowdeck.engine.supervisor import SupervisorSettings, WorkerSupervisor
+
     env = {**os.environ, "FLOWDECK_DATABASE_URL": url}
     return WorkerSupervisor(
         [*worker_args, "--grace", str(grace)],
@@ -115,6 +109,12 @@ def _supervisor(
 async def _prepare_instance(url: str) -> None:
     """What `serve` does before it listens: sync the catalog, and on a database with no
     users create the first admin and print its login, once."""
+    from rich.panel import Panel
+
+    from flowdeck.catalog.sync import sync_builtin_templates
+    from flowdeck.cli import database
+    from flowdeck.users import service
+
     async with await database.connect(url) as conn:
         synced = await sync_builtin_templates(conn)
         admin = await service.bootstrap_admin(conn)
@@ -165,6 +165,17 @@ def worker_command(
     By default the executions run in a supervised child process, restarted when it dies
     and when a step holds it past FLOWDECK_WORKER_BLOCK_SECONDS.
     """
+    from datetime import timedelta
+
+    from flowdeck.config import load_settings
+    from flowdeck.db.connect import open_database
+    from flowdeck.db.migrate import status
+    from flowdeck.definition import limits
+    from flowdeck.engine.supervisor import cap_memory, die_with_parent
+    from flowdeck.engine.worker import WorkerSettings
+    from flowdeck.errors import ConfigError
+    from flowdeck.vault.box import SecretBox, load_key_material
+
     settings = load_settings()
     with open_database(settings) as url:
         state = status(url)
@@ -203,6 +214,11 @@ def _supervise(supervisor: WorkerSupervisor) -> None:
 async def _work(
     url: str, settings: WorkerSettings, box: SecretBox, watchdog_file: Path | None
 ) -> None:
+    from flowdeck.db.pool import open_pool
+    from flowdeck.engine import watchdog
+    from flowdeck.engine.maintenance import Maintenance
+    from flowdeck.engine.worker import Worker
+
     pool = open_pool(url, max_size=max(4, settings.concurrency + 2), check=False)
     await pool.open(wait=True, timeout=30)
     try:
