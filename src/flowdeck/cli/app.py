@@ -29,7 +29,6 @@ app = typer.Typer(
     help="Flowdeck: workflow automation on PostgreSQL.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
 # `flowdeck --help` lists the commands in this order, then the groups in theirs; each
 # group's commands are declared beside their functions, in its module.

@@ -26,6 +26,7 @@ from flowdeck.cli.common import (
     took,
     when,
 )
+from flowdeck.cli.completion import execution_ids, workflow_names
 from flowdeck.cli.console import EXIT_EXECUTION_FAILED, err, out
 from flowdeck.cli.progress import follow
 from flowdeck.client import Client, Execution, FlowdeckApiError
@@ -34,11 +35,15 @@ app = typer.Typer(
     help="Your executions: list, inspect, follow, cancel, retry.", no_args_is_help=True
 )
 
-ExecutionId = Annotated[str, typer.Argument(help="The execution's id.")]
+ExecutionId = Annotated[
+    str, typer.Argument(help="The execution's id.", autocompletion=execution_ids)
+]
 
 
 def run(
-    workflow: Annotated[str, typer.Argument(help="The workflow's id or name.")],
+    workflow: Annotated[
+        str, typer.Argument(help="The workflow's id or name.", autocompletion=workflow_names)
+    ],
     inputs: InputsOption = None,
     inputs_file: InputsFileOption = None,
     wait: WaitFlag = False,
@@ -70,7 +75,13 @@ def _finish(client: Client, execution: Execution, *, wait: bool, as_json: bool) 
 @app.command("list")
 def list_executions(
     workflow: Annotated[
-        str | None, typer.Option("--workflow", "-w", help="Only this workflow's (id or name).")
+        str | None,
+        typer.Option(
+            "--workflow",
+            "-w",
+            help="Only this workflow's (id or name).",
+            autocompletion=workflow_names,
+        ),
     ] = None,
     status: Annotated[str | None, typer.Option(help="Only those in this status.")] = None,
     limit: LimitOption = 20,

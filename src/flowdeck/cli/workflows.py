@@ -22,6 +22,7 @@ from flowdeck.cli.common import (
     print_json,
     when,
 )
+from flowdeck.cli.completion import workflow_names
 from flowdeck.cli.console import err, out
 from flowdeck.cli.editing import edit_workflow, print_saved
 from flowdeck.client import Page, WorkflowSummary
@@ -29,7 +30,9 @@ from flowdeck.errors import ConfigError
 
 app = typer.Typer(help="Your workflows: list, create, edit, export, import.", no_args_is_help=True)
 
-WorkflowRef = Annotated[str, typer.Argument(help="The workflow's id or exact name.")]
+WorkflowRef = Annotated[
+    str, typer.Argument(help="The workflow's id or exact name.", autocompletion=workflow_names)
+]
 Format = Annotated[str, typer.Option("--format", help="yaml or json.")]
 
 
